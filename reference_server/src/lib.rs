@@ -1,0 +1,122 @@
+//! The reference server of the Triggers API: the executable form of the
+//! contract in `docs/SPEC.md`.
+//!
+//! # Layout
+//!
+//! A request enters through [`router`], passes the layers of [`middleware`]
+//! (request id, tracing span, metrics, timeout, panic guard) and reaches one
+//! handler in [`api`], one file per resource. Authenticated handlers first
+//! run the [`auth::Org`] extractor, then read their body with [`body`] and
+//! its size limit. Ingest checks [`rate_limit`], then queues the event on the
+//! [`store::group_commit`] writer, which stores batches through the
+//! [`store::Store`] trait ([`store::sqlite`] today) and answers each waiter
+//! after the commit. Every failure is an [`error::ApiError`], which renders
+//! the JSON error body of SPEC section 12. [`serve`] ties it together with
+//! graceful shutdown; `main.rs` only parses [`config`] and installs logging.
+
+pub mod api;
+pub mod auth;
+pub mod body;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod middleware;
+pub mod rate_limit;
+pub mod store;
+pub mod tier;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::config::{Config, ConfigError};
+use crate::rate_limit::IngestLimiter;
+use crate::store::group_commit::{GroupCommitWriter, GroupCommitter};
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Store, StoreError};
+
+/// What every handler shares. Cloning is cheap: all parts are shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub committer: GroupCommitter,
+    pub limiter: Arc<IngestLimiter>,
+    pub config: Arc<Config>,
+    pub metrics: PrometheusHandle,
+}
+
+/// Why the server could not start or stopped with a fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("invalid configuration")]
+    Config(#[from] ConfigError),
+    #[error("could not open the database")]
+    Storage(#[from] StoreError),
+    #[error("the listener failed")]
+    Io(#[from] std::io::Error),
+}
+
+/// A running storage stack: the state for handlers and the writer task that
+/// must be drained on shutdown.
+pub struct Running {
+    pub state: AppState,
+    pub writer: GroupCommitWriter,
+}
+
+impl Running {
+    /// Opens the storage named by `config` and starts the group-commit
+    /// writer over it.
+    pub async fn start(config: Config) -> Result<Self, ServeError> {
+        config::check_database_url(&config.database_url)?;
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.database_url).await?);
+        let (committer, writer) = GroupCommitter::start(store.clone(), config.max_batch);
+
+        let state = AppState {
+            store,
+            committer,
+            limiter: Arc::new(IngestLimiter::default()),
+            config: Arc::new(config),
+            metrics: api::metrics::handle(),
+        };
+        Ok(Running { state, writer })
+    }
+
+    /// Stores every queued ingest and closes the storage.
+    pub async fn stop(self) {
+        let store = self.state.store.clone();
+        drop(self.state);
+        self.writer.shutdown().await;
+        store.close().await;
+    }
+}
+
+/// The whole HTTP surface over `state`.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.config.request_timeout;
+    middleware::apply(api::routes(), timeout).with_state(state)
+}
+
+/// Serves on `listener` until `shutdown` completes, then stops accepting,
+/// finishes the requests in flight, stores what was queued and closes the
+/// storage (DUR-2).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let running = Running::start(config).await?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "listening");
+
+    let app = router(running.state.clone());
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+
+    tracing::info!("shutting down");
+    running.stop().await;
+    tracing::info!("stopped");
+    Ok(served?)
+}

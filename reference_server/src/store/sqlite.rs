@@ -1,0 +1,315 @@
+//! The SQLite backend: one writer connection for every change and a pool of
+//! readers, in WAL mode with `synchronous=FULL` so a commit is on disk.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{
+    DEDUP_WINDOW_MS, Event, EventStatus, InsertOutcome, NewEvent, Organization, StatusFilter,
+    Store, StoreError, WebhookConfig,
+};
+use crate::tier::Tier;
+
+/// How long a connection waits on a lock held by another connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a request waits for a free connection before storage counts as
+/// unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Readers run in parallel under WAL; a few suffice for two to four cores.
+const READ_CONNECTIONS: u32 = 4;
+
+const EVENT_COLUMNS: &str = "seq, id, organization_id, event_type, payload, dedup_id, status, \
+     attempts, last_error, last_response_status, next_attempt_at, created_at, delivered_at";
+
+/// The SQLite store. SQLite allows one writer at a time, so every change
+/// goes through a single connection and never waits on another writer.
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url`, a `sqlite://` URL,
+    /// and applies the migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+
+        let readers = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore { writer, readers })
+    }
+}
+
+fn organization_from_row(row: &SqliteRow) -> Result<Organization, StoreError> {
+    let tier_name: String = row.try_get("tier")?;
+    let tier = Tier::parse(&tier_name)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown tier \"{tier_name}\"")))?;
+    Ok(Organization {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        tier,
+        api_key_hash: row.try_get("api_key_hash")?,
+        webhook_url: row.try_get("webhook_url")?,
+        webhook_secret: row.try_get("webhook_secret")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn event_from_row(row: &SqliteRow) -> Result<Event, StoreError> {
+    let status_name: String = row.try_get("status")?;
+    let status = EventStatus::parse(&status_name)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown event status \"{status_name}\"")))?;
+    Ok(Event {
+        seq: row.try_get("seq")?,
+        id: row.try_get("id")?,
+        organization_id: row.try_get("organization_id")?,
+        event_type: row.try_get("event_type")?,
+        payload: row.try_get("payload")?,
+        dedup_id: row.try_get("dedup_id")?,
+        status,
+        attempts: row.try_get("attempts")?,
+        last_error: row.try_get("last_error")?,
+        last_response_status: row.try_get("last_response_status")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        created_at: row.try_get("created_at")?,
+        delivered_at: row.try_get("delivered_at")?,
+    })
+}
+
+/// Stores one event inside the batch transaction, or names the event that
+/// already holds its `dedup_id`.
+async fn insert_one(
+    transaction: &mut Transaction<'_, Sqlite>,
+    event: &NewEvent,
+) -> Result<InsertOutcome, StoreError> {
+    if let Some(dedup_id) = &event.dedup_id {
+        let earlier = sqlx::query(
+            "SELECT event_id FROM dedup \
+             WHERE organization_id = ? AND dedup_id = ? AND created_at > ?",
+        )
+        .bind(&event.organization_id)
+        .bind(dedup_id)
+        .bind(event.created_at - DEDUP_WINDOW_MS)
+        .fetch_optional(&mut **transaction)
+        .await?;
+        if let Some(row) = earlier {
+            let original_id = row.try_get("event_id")?;
+            return Ok(InsertOutcome::Duplicate { original_id });
+        }
+
+        // An entry past the window is replaced, so the dedup_id counts anew.
+        sqlx::query(
+            "INSERT OR REPLACE INTO dedup (organization_id, dedup_id, event_id, created_at) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(&event.organization_id)
+        .bind(dedup_id)
+        .bind(&event.id)
+        .bind(event.created_at)
+        .execute(&mut **transaction)
+        .await?;
+    }
+
+    // The webhook URL is read in the same transaction, so an event is
+    // scheduled exactly when its organisation had a webhook as it was stored.
+    let row = sqlx::query(&format!(
+        "INSERT INTO events \
+         (id, organization_id, event_type, payload, dedup_id, status, next_attempt_at, created_at) \
+         SELECT ?, id, ?, ?, ?, 'pending', \
+                CASE WHEN webhook_url IS NULL THEN NULL ELSE ? END, ? \
+         FROM organizations WHERE id = ? \
+         RETURNING {EVENT_COLUMNS}"
+    ))
+    .bind(&event.id)
+    .bind(&event.event_type)
+    .bind(&event.payload)
+    .bind(&event.dedup_id)
+    .bind(event.created_at)
+    .bind(event.created_at)
+    .bind(&event.organization_id)
+    .fetch_optional(&mut **transaction)
+    .await?
+    .ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "organization \"{}\" of a new event does not exist",
+            event.organization_id
+        ))
+    })?;
+    Ok(InsertOutcome::Accepted(event_from_row(&row)?))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn organization_create(&self, organization: &Organization) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO organizations \
+             (id, name, tier, api_key_hash, webhook_url, webhook_secret, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&organization.id)
+        .bind(&organization.name)
+        .bind(organization.tier.as_str())
+        .bind(&organization.api_key_hash)
+        .bind(&organization.webhook_url)
+        .bind(&organization.webhook_secret)
+        .bind(organization.created_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn organization_by_key_hash(
+        &self,
+        api_key_hash: &str,
+    ) -> Result<Option<Organization>, StoreError> {
+        let row = sqlx::query("SELECT * FROM organizations WHERE api_key_hash = ?")
+            .bind(api_key_hash)
+            .fetch_optional(&self.readers)
+            .await?;
+        row.as_ref().map(organization_from_row).transpose()
+    }
+
+    async fn organization_rotate_key(
+        &self,
+        organization_id: &str,
+        api_key_hash: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE organizations SET api_key_hash = ? WHERE id = ?")
+            .bind(api_key_hash)
+            .bind(organization_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn webhook_configure(
+        &self,
+        organization_id: &str,
+        url: Option<&str>,
+        new_secret: Option<&str>,
+    ) -> Result<WebhookConfig, StoreError> {
+        let row = sqlx::query(
+            "UPDATE organizations \
+             SET webhook_url = ?, webhook_secret = COALESCE(webhook_secret, ?) \
+             WHERE id = ? RETURNING webhook_url, webhook_secret",
+        )
+        .bind(url)
+        .bind(new_secret)
+        .bind(organization_id)
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(WebhookConfig {
+            url: row.try_get("webhook_url")?,
+            secret: row.try_get("webhook_secret")?,
+        })
+    }
+
+    async fn events_insert(&self, events: &[NewEvent]) -> Result<Vec<InsertOutcome>, StoreError> {
+        let mut transaction = self.writer.begin().await?;
+        let mut outcomes = Vec::with_capacity(events.len());
+        for event in events {
+            outcomes.push(insert_one(&mut transaction, event).await?);
+        }
+        transaction.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn event_get(
+        &self,
+        organization_id: &str,
+        event_id: &str,
+    ) -> Result<Option<Event>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE organization_id = ? AND id = ?"
+        ))
+        .bind(organization_id)
+        .bind(event_id)
+        .fetch_optional(&self.readers)
+        .await?;
+        row.as_ref().map(event_from_row).transpose()
+    }
+
+    async fn events_list(
+        &self,
+        organization_id: &str,
+        filter: StatusFilter,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>, StoreError> {
+        let condition = match filter {
+            StatusFilter::All => "1 = 1",
+            StatusFilter::Undelivered => "status <> 'delivered'",
+            StatusFilter::Only(_) => "status = ?",
+        };
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events \
+             WHERE organization_id = ? AND seq > ? AND {condition} \
+             ORDER BY seq LIMIT ?"
+        );
+
+        let mut query = sqlx::query(&sql).bind(organization_id).bind(after_seq);
+        if let StatusFilter::Only(status) = filter {
+            query = query.bind(status.as_str());
+        }
+        let rows = query
+            .bind(i64::from(limit))
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn event_acknowledge(
+        &self,
+        organization_id: &str,
+        event_id: &str,
+        now: i64,
+    ) -> Result<Option<Event>, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE events \
+             SET status = 'delivered', delivered_at = COALESCE(delivered_at, ?), \
+                 next_attempt_at = NULL \
+             WHERE organization_id = ? AND id = ? \
+             RETURNING {EVENT_COLUMNS}"
+        ))
+        .bind(now)
+        .bind(organization_id)
+        .bind(event_id)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(event_from_row).transpose()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+}
