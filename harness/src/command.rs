@@ -1,0 +1,152 @@
+//! One function per subcommand, and the mapping from their outcome to the exit code.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use tabled::builder::Builder;
+use tabled::settings::peaker::Priority;
+use tabled::settings::{Style, Width};
+
+use crate::cli::{Cli, Command, RunArgs, ScenariosArgs, TargetsArgs};
+use crate::report::terminal;
+use crate::run::{EmbeddedTarget, plan_targets, run_conformance};
+use crate::scenario::{Coverage, load_spec_rules, load_suite};
+use crate::settings::{RunSettings, ScenarioSettings, TargetSettings, TargetsSource};
+use crate::target::TargetKind;
+
+/// Every target started and met every MUST.
+pub const EXIT_PASSED: u8 = 0;
+/// A MUST failed, or a target failed to start or crashed.
+pub const EXIT_FAILED: u8 = 1;
+/// The command line or a file it names is wrong, or the run was interrupted.
+pub const EXIT_SETUP: u8 = 2;
+
+/// Runs the parsed command; errors are printed once, with their causes.
+pub async fn execute(cli: Cli) -> ExitCode {
+    let outcome = match cli.command {
+        Command::Run(args) | Command::Conformance(args) => run(&args).await,
+        Command::Scenarios(args) => scenarios(&args).map(|()| EXIT_PASSED),
+        Command::Targets(args) => targets(&args).map(|()| EXIT_PASSED),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_SETUP)
+        }
+    }
+}
+
+/// `run` and `conformance`: today both are the conformance phase.
+async fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    let current_dir = std::env::current_dir().context("cannot read the current directory")?;
+    let settings = RunSettings::from_args(args, &current_dir)?;
+    let report = run_conformance(&settings, std::env::args().collect()).await?;
+
+    print!("{}", terminal::render(&report.results));
+    println!("results: {}", report.results_path.display());
+    let passed = report.results.all_must_passed();
+    Ok(if passed { EXIT_PASSED } else { EXIT_FAILED })
+}
+
+/// `scenarios --list` and `scenarios --coverage`.
+fn scenarios(args: &ScenariosArgs) -> anyhow::Result<()> {
+    let current_dir = std::env::current_dir().context("cannot read the current directory")?;
+    let settings = ScenarioSettings::from_args_here(&args.scenarios, &current_dir)?;
+    let suite = load_suite(&settings.directory)?;
+
+    if args.coverage {
+        let rules = load_spec_rules(&settings.spec)?;
+        print!("{}", coverage_report(&suite.coverage(&rules)));
+        return Ok(());
+    }
+    let mut builder = Builder::new();
+    builder.push_record(["id", "level", "rules", "tags", "title"]);
+    for scenario in suite.filter(&settings.filter) {
+        builder.push_record([
+            scenario.id.clone(),
+            scenario.level.to_string(),
+            scenario.rules.join(","),
+            scenario.tags.join(","),
+            scenario.title.clone(),
+        ]);
+    }
+    let mut table = builder.build();
+    table.with(Style::blank());
+    println!("{table}");
+    Ok(())
+}
+
+/// `targets --list`: what a run would start or reach, without starting anything.
+fn targets(args: &TargetsArgs) -> anyhow::Result<()> {
+    let current_dir = std::env::current_dir().context("cannot read the current directory")?;
+    let settings = TargetSettings::from_args_here(&args.targets, &current_dir)?;
+    match &settings.source {
+        TargetsSource::File(path) => println!("targets from \"{}\":", path.display()),
+        TargetsSource::Embedded => println!("no targets file; the built-in reference server:"),
+    }
+
+    let mut builder = Builder::new();
+    builder.push_record(["name", "kind", "dialect", "capabilities", "reached by"]);
+    for planned in plan_targets(&settings, EmbeddedTarget::Describe)? {
+        let spec = planned.spec;
+        let reached_by = match &spec.kind {
+            TargetKind::Process(process) => process.command.join(" "),
+            TargetKind::Url(url) => url.base_url.clone(),
+            TargetKind::Container(container) => container.image.clone(),
+        };
+        builder.push_record([
+            spec.name.clone(),
+            spec.kind.name().to_string(),
+            spec.dialect.clone().unwrap_or_else(|| "-".to_string()),
+            spec.capabilities
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(","),
+            reached_by,
+        ]);
+    }
+    let mut table = builder.build();
+    table.with(Style::blank());
+    println!("{table}");
+    Ok(())
+}
+
+/// One row per spec rule with the scenarios that check it, then the totals and
+/// any rule id a scenario names that the spec lacks.
+fn coverage_report(coverage: &Coverage) -> String {
+    let mut builder = Builder::new();
+    builder.push_record(["rule", "level", "scenarios"]);
+    for entry in &coverage.rules {
+        let scenarios = if entry.scenarios.is_empty() {
+            "-".to_string()
+        } else {
+            entry.scenarios.join(", ")
+        };
+        builder.push_record([
+            entry.rule.id.clone(),
+            entry.rule.level.to_string(),
+            scenarios,
+        ]);
+    }
+    let mut table = builder.build();
+    table.with(Style::blank());
+    table.with(Width::wrap(terminal::REPORT_WIDTH).priority(Priority::max(true)));
+
+    let covered = coverage
+        .rules
+        .iter()
+        .filter(|entry| !entry.scenarios.is_empty())
+        .count();
+    let mut out = format!(
+        "{table}\n{covered} of {} rules are checked\n",
+        coverage.rules.len()
+    );
+    for (scenario, rule) in &coverage.unknown {
+        out.push_str(&format!(
+            "scenario \"{scenario}\" names rule \"{rule}\", which the spec lacks\n"
+        ));
+    }
+    out
+}

@@ -1,0 +1,3 @@
+//! Reports rendered from a run's results, one file per format.
+
+pub mod terminal;

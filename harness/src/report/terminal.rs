@@ -1,0 +1,215 @@
+//! The report printed at the end of a run: a verdict matrix, a summary per target
+//! and the failures, sized for a 100-column terminal.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use tabled::builder::Builder;
+use tabled::settings::peaker::Priority;
+use tabled::settings::{Panel, Style, Width};
+
+use crate::results::{RunResults, TargetResult};
+use crate::scenario::outcome::ScenarioOutcome;
+use crate::verdict::Verdict;
+
+/// The width the report is made to fit.
+pub const REPORT_WIDTH: usize = 100;
+
+/// The longest expected or actual value quoted in the failure list.
+const VALUE_CHARS: usize = 160;
+
+/// Renders the whole report.
+pub fn render(results: &RunResults) -> String {
+    let mut out = String::new();
+    out.push_str(&matrix(results));
+    out.push('\n');
+    out.push_str(&summary(results));
+    let failures = failures(results);
+    if !failures.is_empty() {
+        out.push('\n');
+        out.push_str(&failures);
+    }
+    out
+}
+
+/// The short mark of a verdict in the matrix.
+pub fn mark(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Pass => "pass",
+        Verdict::NonStrict => "non-strict",
+        Verdict::Fail => "FAIL",
+        Verdict::NotRun => "-",
+        Verdict::Error => "ERROR",
+    }
+}
+
+/// Scenarios as rows, grouped under their spec section, targets as columns.
+fn matrix(results: &RunResults) -> String {
+    let section_of_rule: BTreeMap<&str, &str> = results
+        .rules
+        .iter()
+        .map(|rule| (rule.id.as_str(), rule.section.as_str()))
+        .collect();
+    let section_of = |outcome: &ScenarioOutcome| {
+        let first_rule = outcome
+            .rules
+            .first()
+            .map(String::as_str)
+            .unwrap_or_default();
+        section_of_rule
+            .get(first_rule)
+            .copied()
+            .unwrap_or("Other")
+            .to_string()
+    };
+
+    // Rows follow the first target's scenario order within each section; every
+    // target holds the same selected scenarios, not-run ones included.
+    let mut verdicts: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
+    let mut order: Vec<(String, String)> = Vec::new();
+    for (column, target) in results.targets.iter().enumerate() {
+        for outcome in &target.scenarios {
+            let key = (section_of(outcome), outcome.id.clone());
+            let row = verdicts.entry(key.clone()).or_insert_with(|| {
+                order.push(key.clone());
+                vec!["-"; results.targets.len()]
+            });
+            row[column] = mark(outcome.verdict);
+        }
+    }
+    order.sort_by(|a, b| {
+        section_rank(&a.0)
+            .cmp(&section_rank(&b.0))
+            .then(a.0.cmp(&b.0))
+    });
+
+    let mut builder = Builder::new();
+    let header = std::iter::once("scenario".to_string())
+        .chain(results.targets.iter().map(|target| target.name.clone()));
+    builder.push_record(header);
+    let mut sections: Vec<(usize, String)> = Vec::new();
+    for key in &order {
+        if sections.last().is_none_or(|(_, section)| *section != key.0) {
+            sections.push((builder.count_records(), key.0.clone()));
+        }
+        let row = std::iter::once(key.1.clone()).chain(verdicts[key].iter().map(|v| v.to_string()));
+        builder.push_record(row);
+    }
+
+    let mut table = builder.build();
+    table.with(Style::sharp());
+    // Panels shift the rows below them, so they go in from the bottom up.
+    for (row, section) in sections.into_iter().rev() {
+        table.with(Panel::horizontal(row, section));
+    }
+    table.with(
+        Width::truncate(REPORT_WIDTH)
+            .priority(Priority::max(true))
+            .suffix("~"),
+    );
+    table.to_string() + "\n"
+}
+
+/// Sorts sections by their number in the spec ("5. Ingest" before "10. Health").
+fn section_rank(section: &str) -> u32 {
+    let digits: String = section.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or(u32::MAX)
+}
+
+/// One line of counts per target.
+fn summary(results: &RunResults) -> String {
+    let mut builder = Builder::new();
+    builder.push_record([
+        "target",
+        "status",
+        "pass",
+        "non-strict",
+        "fail",
+        "not run",
+        "error",
+        "deviations",
+    ]);
+    for target in &results.targets {
+        let counts = &target.summary;
+        builder.push_record([
+            target.name.clone(),
+            format!("{:?}", target.status).to_lowercase(),
+            counts.pass_count.to_string(),
+            counts.non_strict_count.to_string(),
+            counts.fail_count.to_string(),
+            counts.not_run_count.to_string(),
+            counts.error_count.to_string(),
+            counts.deviation_count.to_string(),
+        ]);
+    }
+    let mut table = builder.build();
+    table.with(Style::sharp());
+    table.with(
+        Width::truncate(REPORT_WIDTH)
+            .priority(Priority::max(true))
+            .suffix("~"),
+    );
+    table.to_string() + "\n"
+}
+
+/// Targets that did not start, then every scenario that did not pass, with the
+/// expectations that failed.
+fn failures(results: &RunResults) -> String {
+    let mut out = String::new();
+    for target in &results.targets {
+        if let Some(error) = &target.start_error {
+            let _ = writeln!(out, "{}: {error}", target.name);
+            write_log_tail(&mut out, target);
+        }
+        for outcome in &target.scenarios {
+            if matches!(outcome.verdict, Verdict::Pass | Verdict::NotRun) {
+                continue;
+            }
+            let reason = outcome.reason.as_deref().unwrap_or("no reason recorded");
+            let _ = writeln!(
+                out,
+                "{} {} [{}]: {}",
+                mark(outcome.verdict),
+                target.name,
+                outcome.id,
+                shorten(reason)
+            );
+            for step in &outcome.steps {
+                for failure in &step.failures {
+                    let _ = writeln!(
+                        out,
+                        "    step \"{}\": {} ({}): expected {}, got {}",
+                        step.name,
+                        failure.expectation,
+                        failure.level,
+                        shorten(&failure.expected.to_string()),
+                        shorten(&failure.actual.to_string())
+                    );
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        out
+    } else {
+        format!("Failures:\n{out}")
+    }
+}
+
+/// The last few log lines of a target that did not start, indented.
+fn write_log_tail(out: &mut String, target: &TargetResult) {
+    const LINES: usize = 10;
+    let skip = target.log_excerpt.len().saturating_sub(LINES);
+    for line in target.log_excerpt.iter().skip(skip) {
+        let _ = writeln!(out, "    | {}", shorten(line));
+    }
+}
+
+/// Cuts a value to [`VALUE_CHARS`] characters so one failure stays a few lines.
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= VALUE_CHARS {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(VALUE_CHARS).collect();
+    format!("{kept}...")
+}

@@ -1,0 +1,116 @@
+//! Readiness: polling a target's health route until it answers, it dies, or time runs out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::dialect::Dialect;
+
+/// How often readiness is polled while a target starts.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The health check of one target: which path to ask and how to read the answer.
+#[derive(Clone)]
+pub struct HealthCheck {
+    /// The path appended to the base URL, starting with `/`.
+    pub path: String,
+    /// When set, the dialect judges the body; otherwise any 2xx answer is healthy.
+    pub dialect: Option<Arc<Dialect>>,
+}
+
+impl HealthCheck {
+    /// The target's own `health` path wins, then the dialect's, then `/health`.
+    pub fn new(target_health: Option<&str>, dialect: Option<Arc<Dialect>>) -> Self {
+        let path = match (target_health, &dialect) {
+            (Some(path), _) => path.to_string(),
+            (None, Some(dialect)) => dialect.health_path().to_string(),
+            (None, None) => "/health".to_string(),
+        };
+        HealthCheck { path, dialect }
+    }
+
+    /// Asks once; `Err` says what was wrong with this attempt.
+    pub async fn probe(&self, client: &reqwest::Client, base_url: &str) -> Result<(), String> {
+        let url = format!("{}{}", base_url.trim_end_matches('/'), self.path);
+        let response = client
+            .get(&url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .map_err(|error| format!("GET {url} failed: {error}"))?;
+        let status = response.status();
+        let body = response.bytes().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(format!("GET {url} answered {status}"));
+        }
+        match &self.dialect {
+            Some(dialect) if !dialect.health_ok(&body) => {
+                let body = String::from_utf8_lossy(&body);
+                Err(format!(
+                    "GET {url} answered a body the dialect does not call healthy: {body:.200}"
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Polls until healthy. Between attempts `exited` reports whether the target
+    /// has died (with a description of how), which ends the wait at once.
+    pub async fn wait(
+        &self,
+        client: &reqwest::Client,
+        base_url: &str,
+        timeout: Duration,
+        mut exited: impl FnMut() -> Option<String>,
+    ) -> Result<(), NotReady> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let last_error = match self.probe(client, base_url).await {
+                Ok(()) => return Ok(()),
+                Err(error) => error,
+            };
+            if let Some(how) = exited() {
+                return Err(NotReady::Exited(how));
+            }
+            if Instant::now() + POLL_INTERVAL > deadline {
+                return Err(NotReady::Timeout {
+                    timeout,
+                    last_error,
+                });
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+}
+
+/// Why a target never became ready.
+#[derive(Debug)]
+pub enum NotReady {
+    /// The target could not even be launched; the text says why.
+    Launch(String),
+    /// The process ended; the text says with what status.
+    Exited(String),
+    /// The health check kept failing for the whole start timeout.
+    Timeout {
+        timeout: Duration,
+        last_error: String,
+    },
+}
+
+impl std::fmt::Display for NotReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotReady::Launch(why) => f.write_str(why),
+            NotReady::Exited(how) => write!(f, "the process exited before it was healthy ({how})"),
+            NotReady::Timeout {
+                timeout,
+                last_error,
+            } => write!(
+                f,
+                "not healthy within {}; last attempt: {last_error}",
+                humantime::format_duration(*timeout)
+            ),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Targets that do not start, that never become healthy and that are reached
+//! by URL, in one run: each gets its own verdict and the run goes on.
+
+mod run_support;
+
+use run_support::{Workspace, describe, start_fake_api, target, verdict};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_targets_are_recorded_and_the_run_goes_on() {
+    let workspace = Workspace::new();
+    let api = start_fake_api().await;
+    workspace.write_targets(&format!(
+        r#"
+[[target]]
+name = "exits"
+kind = "process"
+command = ["sh", "-c", "echo listening on {{{{ port }}}}; echo cannot open the database >&2; exit 3"]
+
+[[target]]
+name = "hangs"
+kind = "process"
+command = ["sh", "-c", "echo $$ > hangs.pid; exec sleep 30"]
+start_timeout = "1s"
+
+[[target]]
+name = "fake"
+kind = "url"
+base_url = "{api}"
+"#
+    ));
+
+    let output = workspace.harness(&["run", "--no-progress"]).await;
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let results = workspace.results();
+    assert_eq!(results["schema_version"], 1);
+
+    let exits = target(&results, "exits");
+    assert_eq!(exits["status"], "failed_to_start");
+    assert_eq!(exits["verdict"], "error");
+    let error = exits["start_error"].as_str().expect("a start error");
+    assert!(
+        error.contains("exited before it was healthy (exit status: 3)"),
+        "{error}"
+    );
+    let log: Vec<&str> = exits["log_excerpt"]
+        .as_array()
+        .expect("log lines")
+        .iter()
+        .map(|line| line.as_str().expect("a line"))
+        .collect();
+    assert!(log.contains(&"cannot open the database"), "{log:?}");
+    assert!(
+        log.iter().any(|line| line.starts_with("listening on ")),
+        "{log:?}"
+    );
+    assert_eq!(verdict(&results, "exits", "health-ok"), "not_run");
+    assert_eq!(exits["summary"]["not_run_count"], 3);
+
+    let hangs = target(&results, "hangs");
+    assert_eq!(hangs["status"], "start_timeout");
+    let error = hangs["start_error"].as_str().expect("a start error");
+    assert!(
+        error.starts_with("not healthy within 1s; last attempt: GET http://127.0.0.1:"),
+        "{error}"
+    );
+    let pid = std::fs::read_to_string(workspace.root().join("hangs.pid")).expect("pid file");
+    let proc_entry = std::path::Path::new("/proc").join(pid.trim());
+    assert!(
+        !proc_entry.exists(),
+        "the hanging target (pid {}) was not stopped",
+        pid.trim()
+    );
+
+    let fake = target(&results, "fake");
+    assert_eq!(fake["status"], "started");
+    assert_eq!(fake["kind"], "url");
+    assert_eq!(fake["base_url"], api.as_str());
+    assert_eq!(verdict(&results, "fake", "health-ok"), "pass");
+    assert_eq!(verdict(&results, "fake", "health-live"), "fail");
+    assert_eq!(verdict(&results, "fake", "restart-keeps-health"), "not_run");
+    let summary = &fake["summary"];
+    assert_eq!(
+        (
+            &summary["pass_count"],
+            &summary["fail_count"],
+            &summary["not_run_count"]
+        ),
+        (&1.into(), &1.into(), &1.into())
+    );
+
+    let rules = results["rules"].as_array().expect("rules");
+    let ops1 = rules
+        .iter()
+        .find(|rule| rule["id"] == "OPS-1")
+        .expect("OPS-1");
+    assert_eq!(ops1["verdicts"]["fake"], "pass");
+    assert_eq!(ops1["verdicts"]["exits"], "not_run");
+    assert_eq!(ops1["section"], "10. Health, metrics and documents (OPS)");
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("FAIL fake [health-live]"), "{stdout}");
+}

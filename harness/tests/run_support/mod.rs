@@ -1,0 +1,151 @@
+//! Shared pieces of the `run_*` tests: a throwaway workspace holding the fixture
+//! scenarios, a small fake API server, and running the harness binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+/// The fixture directory of these tests.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+}
+
+/// A temporary workspace: a `[workspace]` manifest, the fixture spec and
+/// scenarios, and the real OpenAPI document.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    /// A workspace without a targets file, so runs use the embedded target.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("create a temp dir");
+        let root = dir.path();
+        std::fs::write(root.join("Cargo.toml"), "[workspace]\nmembers = []\n").expect("manifest");
+
+        std::fs::create_dir_all(root.join("docs")).expect("docs dir");
+        std::fs::copy(fixtures().join("SPEC.md"), root.join("docs/SPEC.md")).expect("spec");
+        let openapi = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");
+        std::fs::copy(openapi, root.join("docs/openapi.json")).expect("openapi document");
+
+        let scenarios = root.join("scenarios/conformance/fixtures");
+        std::fs::create_dir_all(&scenarios).expect("scenario dir");
+        for name in ["health.toml", "restart.toml"] {
+            std::fs::copy(
+                fixtures().join("scenarios").join(name),
+                scenarios.join(name),
+            )
+            .expect("scenario file");
+        }
+        Workspace { dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `scenarios/targets.toml`, which runs read by default.
+    pub fn write_targets(&self, text: &str) {
+        std::fs::write(self.root().join("scenarios/targets.toml"), text).expect("targets file");
+    }
+
+    /// Runs the harness binary from `cwd` (a directory inside the workspace).
+    pub async fn harness_in(&self, cwd: &Path, args: &[&str]) -> Output {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+            .args(args)
+            .current_dir(cwd)
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("run the harness binary")
+    }
+
+    /// Runs the harness binary from the workspace root.
+    pub async fn harness(&self, args: &[&str]) -> Output {
+        self.harness_in(self.root(), args).await
+    }
+
+    /// The single results file the runs in this workspace wrote.
+    pub fn results(&self) -> Value {
+        let reports = self.root().join("reports");
+        let runs: Vec<_> = std::fs::read_dir(&reports)
+            .expect("the reports directory exists")
+            .map(|entry| entry.expect("readable entry").path())
+            .collect();
+        assert_eq!(
+            runs.len(),
+            1,
+            "expected one run under {}",
+            reports.display()
+        );
+        let text = std::fs::read_to_string(runs[0].join("results.json")).expect("results file");
+        serde_json::from_str(&text).expect("results are JSON")
+    }
+}
+
+/// The verdict of scenario `id` on target `name` in a results document.
+pub fn verdict(results: &Value, name: &str, id: &str) -> String {
+    let target = target(results, name);
+    let scenarios = target["scenarios"].as_array().expect("scenarios array");
+    let outcome = scenarios
+        .iter()
+        .find(|outcome| outcome["id"] == id)
+        .expect("scenario present");
+    outcome["verdict"]
+        .as_str()
+        .expect("verdict string")
+        .to_string()
+}
+
+/// The entry of target `name` in a results document.
+pub fn target<'a>(results: &'a Value, name: &str) -> &'a Value {
+    let targets = results["targets"].as_array().expect("targets array");
+    targets
+        .iter()
+        .find(|target| target["name"] == name)
+        .expect("target present")
+}
+
+/// A server that creates organisations and answers `GET /health` with ok, but
+/// has no `/health/live`: the fixture scenario `health-ok` passes against it and
+/// `health-live` fails.
+pub async fn start_fake_api() -> String {
+    async fn generate() -> (StatusCode, Json<Value>) {
+        let body = json!({
+            "api_key": "trg_0123456789abcdef0123456789abcdef",
+            "organization_id": "org-1",
+            "organization_name": "fixture",
+            "tier": "pro",
+            "rate_limit_per_minute": 1000,
+            "created_at": "2026-12-03T19:25:08.123Z",
+        });
+        (StatusCode::CREATED, Json(body))
+    }
+    let app = axum::Router::new()
+        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/api/keys/generate", post(generate));
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let address = listener.local_addr().expect("local address");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("fake api serves") });
+    format!("http://{address}")
+}
+
+/// The text a process wrote, for assertion messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
