@@ -11,8 +11,9 @@ use super::schema::Schemas;
 use super::template::Templates;
 
 /// What is judged: a status (0 for a webhook delivery), headers in lowercase and the body.
-pub(crate) struct Observed<'a> {
+pub struct Observed<'a> {
     pub status: u16,
+    /// Header names in lowercase.
     pub headers: &'a [(String, String)],
     /// The body parsed as JSON, when it is JSON.
     pub json: Option<&'a Value>,
@@ -21,7 +22,10 @@ pub(crate) struct Observed<'a> {
 
 impl Observed<'_> {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn body_for_message(&self) -> Value {
@@ -32,38 +36,78 @@ impl Observed<'_> {
     }
 }
 
-fn failure(expectation: String, expected: Value, actual: Value, level: Level) -> ExpectationFailure {
-    ExpectationFailure { expectation, expected, actual, level }
+fn failure(
+    expectation: String,
+    expected: Value,
+    actual: Value,
+    level: Level,
+) -> ExpectationFailure {
+    ExpectationFailure {
+        expectation,
+        expected,
+        actual,
+        level,
+    }
 }
 
 /// Every expectation of `expect` that `observed` breaks.
-pub(crate) fn check(
+pub fn check(
     expect: &Expect,
     observed: &Observed,
     templates: &Templates,
     schemas: &Schemas,
 ) -> Vec<ExpectationFailure> {
     let mut failures = Vec::new();
-    if let Some(Leveled { level, check: allowed }) = &expect.status {
+    if let Some(Leveled {
+        level,
+        check: allowed,
+    }) = &expect.status
+    {
         if !allowed.contains(&observed.status) {
-            let expected = if allowed.len() == 1 { json!(allowed[0]) } else { json!(allowed) };
-            failures.push(failure("status".into(), expected, json!(observed.status), *level));
+            let expected = if allowed.len() == 1 {
+                json!(allowed[0])
+            } else {
+                json!(allowed)
+            };
+            failures.push(failure(
+                "status".into(),
+                expected,
+                json!(observed.status),
+                *level,
+            ));
         }
     }
     if let Some(Leveled { level, check: code }) = &expect.error {
         let body = observed.json;
-        let has_message = body.and_then(|b| b.get("error")).is_some_and(Value::is_string);
+        let has_message = body
+            .and_then(|b| b.get("error"))
+            .is_some_and(Value::is_string);
         let actual_code = body.and_then(|b| b.get("code")).and_then(Value::as_str);
         if !has_message || actual_code != Some(code.as_str()) {
             let expected = json!({ "error": "a message string", "code": code });
-            failures.push(failure("error body".into(), expected, observed.body_for_message(), *level));
+            failures.push(failure(
+                "error body".into(),
+                expected,
+                observed.body_for_message(),
+                *level,
+            ));
         }
     }
     if let Some(Leveled { level, check: name }) = &expect.schema {
         let expectation = format!("schema {name}");
-        match (observed.json, schemas.violations(name, observed.json.unwrap_or(&Value::Null))) {
-            (None, _) => failures.push(failure(expectation, json!("a JSON body"), observed.body_for_message(), *level)),
-            (_, Err(error)) => failures.push(failure(expectation, json!(name), json!(error), *level)),
+        match (
+            observed.json,
+            schemas.violations(name, observed.json.unwrap_or(&Value::Null)),
+        ) {
+            (None, _) => failures.push(failure(
+                expectation,
+                json!("a JSON body"),
+                observed.body_for_message(),
+                *level,
+            )),
+            (_, Err(error)) => {
+                failures.push(failure(expectation, json!(name), json!(error), *level))
+            }
             (Some(_), Ok(violations)) if !violations.is_empty() => {
                 failures.push(failure(expectation, json!(name), json!(violations), *level))
             }
@@ -71,7 +115,9 @@ pub(crate) fn check(
         }
     }
     for Leveled { level, check } in &expect.headers {
-        failures.extend(check_header(check, observed, templates).map(|(e, x, a)| failure(e, x, a, *level)));
+        failures.extend(
+            check_header(check, observed, templates).map(|(e, x, a)| failure(e, x, a, *level)),
+        );
     }
     for Leveled { level, check } in &expect.json {
         for (expectation, expected, actual) in check_json(check, observed.json, templates) {
@@ -81,7 +127,8 @@ pub(crate) fn check(
     failures
 }
 
-type Miss = (String, Value, Value);
+/// A broken check: what was checked, what was expected, what was found.
+pub type Miss = (String, Value, Value);
 
 fn check_header(check: &HeaderCheck, observed: &Observed, templates: &Templates) -> Option<Miss> {
     let actual = observed.header(&check.name);
@@ -93,29 +140,45 @@ fn check_header(check: &HeaderCheck, observed: &Observed, templates: &Templates)
         }
     }
     if let Some(template) = &check.equals {
-        let expected = templates.render_string(template).unwrap_or_else(|e| e.to_string());
+        let expected = templates
+            .render_string(template)
+            .unwrap_or_else(|e| e.to_string());
         if actual != Some(expected.as_str()) {
             return Some((format!("header {name} equals"), json!(expected), shown));
         }
     }
     if let Some(regex) = &check.matches {
         if !actual.is_some_and(|value| regex.is_match(value)) {
-            return Some((format!("header {name} matches"), json!(regex.as_str()), shown));
+            return Some((
+                format!("header {name} matches"),
+                json!(regex.as_str()),
+                shown,
+            ));
         }
     }
     None
 }
 
 /// Judges one JSONPath assertion; a body that is not JSON selects nothing.
-pub(crate) fn check_json(check: &JsonCheck, body: Option<&Value>, templates: &Templates) -> Vec<Miss> {
-    let nodes: Vec<&Value> = body.map(|b| check.path.path.query(b).all()).unwrap_or_default();
+pub fn check_json(
+    check: &JsonCheck,
+    body: Option<&Value>,
+    templates: &Templates,
+) -> Vec<Miss> {
+    let nodes: Vec<&Value> = body
+        .map(|b| check.path.path.query(b).all())
+        .unwrap_or_default();
     let path = &check.path.text;
     let shown = match nodes.as_slice() {
         [] => Value::Null,
         [one] => (*one).clone(),
         many => Value::Array(many.iter().map(|v| (*v).clone()).collect()),
     };
-    let render = |value: &Value| templates.render_value(value).unwrap_or_else(|e| json!(e.to_string()));
+    let render = |value: &Value| {
+        templates
+            .render_value(value)
+            .unwrap_or_else(|e| json!(e.to_string()))
+    };
 
     let mut misses = Vec::new();
     for predicate in &check.checks {
@@ -134,19 +197,33 @@ pub(crate) fn check_json(check: &JsonCheck, body: Option<&Value>, templates: &Te
             }
             JsonPredicate::Contains(value) => {
                 let expected = render(value);
-                ("contains", expected.clone(), candidates(&nodes).any(|n| same_json(n, &expected)))
+                (
+                    "contains",
+                    expected.clone(),
+                    candidates(&nodes).any(|n| same_json(n, &expected)),
+                )
             }
             JsonPredicate::NotContains(value) => {
                 let expected = render(value);
-                ("not_contains", expected.clone(), !candidates(&nodes).any(|n| same_json(n, &expected)))
+                (
+                    "not_contains",
+                    expected.clone(),
+                    !candidates(&nodes).any(|n| same_json(n, &expected)),
+                )
             }
             JsonPredicate::Type(json_type) => {
                 let holds = !nodes.is_empty() && nodes.iter().all(|n| has_type(n, *json_type));
-                ("type", json!(format!("{json_type:?}").to_lowercase()), holds)
+                (
+                    "type",
+                    json!(format!("{json_type:?}").to_lowercase()),
+                    holds,
+                )
             }
             JsonPredicate::Matches(regex) => {
                 let holds = !nodes.is_empty()
-                    && nodes.iter().all(|n| n.as_str().is_some_and(|s| regex.is_match(s)));
+                    && nodes
+                        .iter()
+                        .all(|n| n.as_str().is_some_and(|s| regex.is_match(s)));
                 ("matches", json!(regex.as_str()), holds)
             }
             JsonPredicate::Length(length) => {
@@ -154,8 +231,13 @@ pub(crate) fn check_json(check: &JsonCheck, body: Option<&Value>, templates: &Te
                 ("length", json!(length), holds)
             }
             JsonPredicate::Compare(comparison, bound) => {
+                let bound = render(bound);
                 let holds = !nodes.is_empty()
-                    && nodes.iter().all(|n| n.as_f64().is_some_and(|x| compare(x, *comparison, *bound)));
+                    && bound.as_f64().is_some_and(|bound| {
+                        nodes
+                            .iter()
+                            .all(|n| n.as_f64().is_some_and(|x| compare(x, *comparison, bound)))
+                    });
                 let name = match comparison {
                     Comparison::Gt => "gt",
                     Comparison::Ge => "ge",
@@ -188,14 +270,16 @@ fn candidates<'a>(nodes: &'a [&'a Value]) -> impl Iterator<Item = &'a Value> {
 }
 
 /// JSON equality where numbers compare by value, so `1` equals `1.0`.
-pub(crate) fn same_json(a: &Value, b: &Value) -> bool {
+pub fn same_json(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x == y || x.as_f64() == y.as_f64(),
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_json(a, b))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
         }
         _ => a == b,
     }
@@ -232,7 +316,7 @@ fn compare(value: f64, comparison: Comparison, bound: f64) -> bool {
 }
 
 /// Judges the answers of a repeat or concurrent step: `(status, body)` each.
-pub(crate) fn check_set(
+pub fn check_set(
     set: &ExpectSet,
     answers: &[(u16, Option<Value>)],
     level: Level,
@@ -252,7 +336,12 @@ pub(crate) fn check_set(
             .collect();
         if !unlisted.is_empty() {
             let listed: Vec<u16> = set.counts.iter().map(|(s, _)| *s).collect();
-            failures.push(failure("expect_set statuses".into(), json!(listed), json!(unlisted), level));
+            failures.push(failure(
+                "expect_set statuses".into(),
+                json!(listed),
+                json!(unlisted),
+                level,
+            ));
         }
     }
     for (status, rule) in &set.counts {
@@ -264,7 +353,12 @@ pub(crate) fn check_set(
             CountRule::Rest => (true, json!("rest")),
         };
         if !holds {
-            failures.push(failure(format!("expect_set count of {status}"), expected, json!(seen), level));
+            failures.push(failure(
+                format!("expect_set count of {status}"),
+                expected,
+                json!(seen),
+                level,
+            ));
         }
     }
     for path in &set.same {
@@ -275,7 +369,12 @@ pub(crate) fn check_set(
             .collect();
         if values.windows(2).any(|pair| !same_json(&pair[0], &pair[1])) {
             let expectation = format!("expect_set same {}", path.text);
-            failures.push(failure(expectation, json!("one value"), Value::Array(values), level));
+            failures.push(failure(
+                expectation,
+                json!("one value"),
+                Value::Array(values),
+                level,
+            ));
         }
     }
     failures

@@ -148,10 +148,10 @@ pub(crate) struct JsonCheckTable {
     pub contains: Option<Value>,
     pub not_contains: Option<Value>,
     pub count: Option<u64>,
-    pub gt: Option<f64>,
-    pub ge: Option<f64>,
-    pub lt: Option<f64>,
-    pub le: Option<f64>,
+    pub gt: Option<Value>,
+    pub ge: Option<Value>,
+    pub lt: Option<Value>,
+    pub le: Option<Value>,
     pub level: Option<String>,
 }
 

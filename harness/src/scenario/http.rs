@@ -77,18 +77,32 @@ pub(crate) fn prepare(run: &ScenarioRun<'_>, spec: &RequestSpec) -> Result<Prepa
     if json_like && !headers.iter().any(|(name, _)| name == "content-type") {
         headers.push(("content-type".to_string(), "application/json".to_string()));
     }
-    Ok(Prepared { method: spec.method.clone(), path, headers, api_key, body })
+    Ok(Prepared {
+        method: spec.method.clone(),
+        path,
+        headers,
+        api_key,
+        body,
+    })
 }
 
 /// Sends a prepared request once through the target's dialect.
-pub(crate) async fn execute(run: &ScenarioRun<'_>, prepared: &Prepared) -> Result<Answer, StepError> {
+pub(crate) async fn execute(
+    run: &ScenarioRun<'_>,
+    prepared: &Prepared,
+) -> Result<Answer, StepError> {
     let mut json_body = match &prepared.body {
         PreparedBody::Json(value) => Some(value.clone()),
         _ => None,
     };
     let wire = run
         .dialect
-        .map_request(&prepared.method, &prepared.path, json_body.as_mut(), &run.deviations)
+        .map_request(
+            &prepared.method,
+            &prepared.path,
+            json_body.as_mut(),
+            &run.deviations,
+        )
         .map_err(StepError::Unsupported)?;
     let body_bytes = match (&prepared.body, json_body) {
         (_, Some(value)) => Some(serde_json::to_vec(&value).expect("a JSON value serialises")),
@@ -100,7 +114,11 @@ pub(crate) async fn execute(run: &ScenarioRun<'_>, prepared: &Prepared) -> Resul
     let url = format!("{}{}", base.trim_end_matches('/'), wire.path);
     let method = reqwest::Method::from_bytes(wire.method.as_bytes())
         .map_err(|_| StepError::Scenario(format!("method {:?} is not valid", wire.method)))?;
-    let mut request = run.ctx.client.request(method, &url).timeout(run.ctx.request_timeout);
+    let mut request = run
+        .ctx
+        .client
+        .request(method, &url)
+        .timeout(run.ctx.request_timeout);
     let mut recorded_headers = Vec::new();
     if let Some(key) = &prepared.api_key {
         request = request.header("x-api-key", key);
@@ -117,7 +135,9 @@ pub(crate) async fn execute(run: &ScenarioRun<'_>, prepared: &Prepared) -> Resul
         method: wire.method.clone(),
         url: url.clone(),
         headers: recorded_headers,
-        body: body_bytes.as_ref().map(|b| redact(&excerpt(&String::from_utf8_lossy(b)))),
+        body: body_bytes
+            .as_ref()
+            .map(|b| redact(&excerpt(&String::from_utf8_lossy(b)))),
     };
 
     let started = Instant::now();
@@ -125,36 +145,69 @@ pub(crate) async fn execute(run: &ScenarioRun<'_>, prepared: &Prepared) -> Resul
         request: format!("{} {url}", wire.method),
         cause,
     };
-    let mut response = request.send().await.map_err(|e| transport(error_chain(&e)))?;
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| transport(error_chain(&e)))?;
     let wire_status = response.status().as_u16();
     let headers: Vec<(String, String)> = response
         .headers()
         .iter()
-        .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| transport(error_chain(&e)))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport(error_chain(&e)))?
+    {
         if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(transport(format!("the answer body exceeds {MAX_ANSWER_BYTES} bytes")));
+            return Err(transport(format!(
+                "the answer body exceeds {MAX_ANSWER_BYTES} bytes"
+            )));
         }
         bytes.extend_from_slice(&chunk);
     }
     let elapsed_ms = started.elapsed().as_millis() as u64;
-    tracing::debug!(status = wire_status, elapsed_ms, url, "scenario request answered");
+    tracing::debug!(
+        status = wire_status,
+        elapsed_ms,
+        url,
+        "scenario request answered"
+    );
 
     let text = String::from_utf8_lossy(&bytes).into_owned();
     let mut json: Option<Value> = serde_json::from_slice(&bytes).ok();
-    let status = run.dialect.map_response(wire.route.as_ref(), wire_status, json.as_mut(), &run.deviations);
+    let status = run.dialect.map_response(
+        wire.route.as_ref(),
+        wire_status,
+        json.as_mut(),
+        &run.deviations,
+    );
     let exchange = Exchange {
         request: request_record,
         response: Some(ResponseRecord {
             status: wire_status,
-            headers: headers.iter().map(|(n, v)| (n.clone(), redact(v))).collect(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.clone(), redact(v)))
+                .collect(),
             body: (!bytes.is_empty()).then(|| redact(&excerpt(&text))),
         }),
         elapsed_ms,
     };
-    Ok(Answer { status, headers, json, text, exchange })
+    Ok(Answer {
+        status,
+        headers,
+        json,
+        text,
+        exchange,
+    })
 }
 
 /// The error and its causes on one line, since reqwest's top message is vague.

@@ -94,7 +94,10 @@ fn collect_toml_files(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<(
 pub(crate) fn line_column(source: &str, offset: usize) -> (usize, usize) {
     let before = &source[..offset.min(source.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |n| before.len() - n - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |n| before.len() - n - 1)
+        + 1;
     (line, column)
 }
 
@@ -113,19 +116,36 @@ struct Site {
 
 impl<'a> FileChecker<'a> {
     fn new(file: &'a Path, source: &'a str) -> Self {
-        FileChecker { file, source, problems: Vec::new() }
+        FileChecker {
+            file,
+            source,
+            problems: Vec::new(),
+        }
     }
 
     /// Records a problem at the first occurrence of `needle` inside `site`, or
     /// at the start of `site` when the needle is not found there.
     fn problem(&mut self, site: &Site, needle: &str, message: String) {
-        let region = &self.source[site.span.start..site.span.end.min(self.source.len())];
+        // The span of an array-of-tables entry covers only its header, so the
+        // search runs on to the next `[[scenario` header.
+        let from = site.span.start.min(self.source.len());
+        let next_header = self.source[from..]
+            .char_indices()
+            .skip(1)
+            .find(|(n, _)| self.source[from + n..].starts_with("\n[[scenario"))
+            .map_or(self.source.len(), |(n, _)| from + n);
+        let region = &self.source[from..next_header.max(site.span.end.min(self.source.len()))];
         let offset = match needle.is_empty() {
             true => site.span.start,
-            false => region.find(needle).map_or(site.span.start, |n| site.span.start + n),
+            false => region
+                .find(needle)
+                .map_or(site.span.start, |n| site.span.start + n),
         };
         let (line, column) = line_column(self.source, offset);
-        self.problems.push(format!("{}:{line}:{column}: {message}", self.file.display()));
+        self.problems.push(format!(
+            "{}:{line}:{column}: {message}",
+            self.file.display()
+        ));
     }
 
     fn check_file(&mut self) -> Vec<Scenario> {
@@ -142,35 +162,59 @@ impl<'a> FileChecker<'a> {
             let message = "no [[scenario]] table; a scenario file holds at least one".to_string();
             self.problem(&Site { span: 0..0 }, "", message);
         }
-        parsed.scenario.into_iter().filter_map(|table| self.check_scenario(table)).collect()
+        parsed
+            .scenario
+            .into_iter()
+            .filter_map(|table| self.check_scenario(table))
+            .collect()
     }
 
     fn check_scenario(&mut self, table: ScenarioTable) -> Option<Scenario> {
         let before = self.problems.len();
-        let id_site = Site { span: table.id.span() };
+        let id_site = Site {
+            span: table.id.span(),
+        };
         let id = table.id.into_inner();
         let kebab = Regex::new("^[a-z0-9]+(-[a-z0-9]+)*$").expect("constant regex");
         if !kebab.is_match(&id) {
-            self.problem(&id_site, "", format!("scenario id {id:?} is not kebab-case; use lowercase words joined by '-'"));
+            self.problem(
+                &id_site,
+                "",
+                format!("scenario id {id:?} is not kebab-case; use lowercase words joined by '-'"),
+            );
         }
 
-        let rules_site = Site { span: table.rules.span() };
+        let rules_site = Site {
+            span: table.rules.span(),
+        };
         let rules = table.rules.into_inner();
         if rules.is_empty() {
-            self.problem(&rules_site, "", format!("scenario {id:?} names no rule; list the ids of docs/SPEC.md it checks"));
+            self.problem(
+                &rules_site,
+                "",
+                format!("scenario {id:?} names no rule; list the ids of docs/SPEC.md it checks"),
+            );
         }
-        let level_site = Site { span: table.level.span() };
+        let level_site = Site {
+            span: table.level.span(),
+        };
         let level = Level::parse(table.level.get_ref()).unwrap_or_else(|| {
-            let message = format!("level {:?} is unknown; use \"MUST\" or \"SHOULD\"", table.level.get_ref());
+            let message = format!(
+                "level {:?} is unknown; use \"MUST\" or \"SHOULD\"",
+                table.level.get_ref()
+            );
             self.problem(&level_site, "", message);
             Level::Must
         });
 
-        let requires_site = Site { span: table.requires.as_ref().map_or(0..0, |r| r.span()) };
+        let requires_site = Site {
+            span: table.requires.as_ref().map_or(0..0, |r| r.span()),
+        };
         let requires = table.requires.map(|r| r.into_inner()).unwrap_or_default();
         for capability in &requires {
             if !CAPABILITIES.contains(&capability.as_str()) {
-                let message = format!("capability {capability:?} is unknown; use one of {CAPABILITIES:?}");
+                let message =
+                    format!("capability {capability:?} is unknown; use one of {CAPABILITIES:?}");
                 self.problem(&requires_site, capability, message);
             }
         }
@@ -178,7 +222,11 @@ impl<'a> FileChecker<'a> {
 
         let mut steps = Vec::new();
         if table.steps.is_empty() {
-            self.problem(&id_site, "", format!("scenario {id:?} has no steps; add [[scenario.steps]] tables"));
+            self.problem(
+                &id_site,
+                "",
+                format!("scenario {id:?} has no steps; add [[scenario.steps]] tables"),
+            );
         }
         for (index, step) in table.steps.into_iter().enumerate() {
             let site = Site { span: step.span() };
@@ -213,14 +261,21 @@ impl<'a> FileChecker<'a> {
         let mut orgs = orgs.into_inner();
         for (name, tier) in &orgs {
             if !["free", "pro", "business", "enterprise"].contains(&tier.as_str()) {
-                let message = format!("organisation {name:?} has tier {tier:?}; use free, pro, business or enterprise");
+                let message = format!(
+                    "organisation {name:?} has tier {tier:?}; use free, pro, business or enterprise"
+                );
                 self.problem(&site, name, message);
             }
             if name == "none" {
-                self.problem(&site, name, "an organisation may not be called \"none\"; that name means no key".into());
+                self.problem(
+                    &site,
+                    name,
+                    "an organisation may not be called \"none\"; that name means no key".into(),
+                );
             }
         }
-        orgs.entry("main".to_string()).or_insert_with(|| "pro".to_string());
+        orgs.entry("main".to_string())
+            .or_insert_with(|| "pro".to_string());
         orgs
     }
 
@@ -232,27 +287,49 @@ impl<'a> FileChecker<'a> {
         orgs: &BTreeMap<String, String>,
     ) -> Option<Step> {
         let before = self.problems.len();
-        let name = step.name.take().unwrap_or_else(|| format!("step {}", index + 1));
+        let name = step
+            .name
+            .take()
+            .unwrap_or_else(|| format!("step {}", index + 1));
         let kind = step.kind.take().unwrap_or_else(|| "request".to_string());
 
         let action = match kind.as_str() {
-            "request" => self.check_request(site, &mut step, orgs).map(StepAction::Request),
+            "request" => self
+                .check_request(site, &mut step, orgs)
+                .map(StepAction::Request),
             "poll" => {
                 let interval = self.duration(site, "interval", step.interval.take(), "200ms");
                 let timeout = self.duration(site, "timeout", step.timeout.take(), "10s");
                 let request = self.check_request(site, &mut step, orgs);
-                request.map(|request| StepAction::Poll { request, interval, timeout })
+                request.map(|request| StepAction::Poll {
+                    request,
+                    interval,
+                    timeout,
+                })
             }
             "repeat" | "concurrent" => {
                 let count = step.count.take().unwrap_or_else(|| {
-                    self.problem(site, "", format!("a {kind} step needs `count`, the number of requests"));
+                    self.problem(
+                        site,
+                        "",
+                        format!("a {kind} step needs `count`, the number of requests"),
+                    );
                     0
                 });
-                let expect_set = self.check_expect_set(site, step.expect_set.take().unwrap_or_default());
+                let expect_set =
+                    self.check_expect_set(site, step.expect_set.take().unwrap_or_default());
                 let request = self.check_request(site, &mut step, orgs);
                 request.map(|request| match kind.as_str() {
-                    "repeat" => StepAction::Repeat { request, count, expect_set },
-                    _ => StepAction::Concurrent { request, count, expect_set },
+                    "repeat" => StepAction::Repeat {
+                        request,
+                        count,
+                        expect_set,
+                    },
+                    _ => StepAction::Concurrent {
+                        request,
+                        count,
+                        expect_set,
+                    },
                 })
             }
             "sink" => Some(self.check_sink(site, &mut step)),
@@ -260,16 +337,24 @@ impl<'a> FileChecker<'a> {
             "sleep" => {
                 let duration = step.duration.take();
                 if duration.is_none() {
-                    self.problem(site, "", "a sleep step needs `duration`, such as \"500ms\"".into());
+                    self.problem(
+                        site,
+                        "",
+                        "a sleep step needs `duration`, such as \"500ms\"".into(),
+                    );
                 }
-                Some(StepAction::Sleep(self.duration(site, "duration", duration, "0s")))
+                Some(StepAction::Sleep(
+                    self.duration(site, "duration", duration, "0s"),
+                ))
             }
             "control" => {
                 let action = match step.action.take().as_deref() {
                     Some("restart") => ControlAction::Restart,
                     Some("kill_and_start") => ControlAction::KillAndStart,
                     other => {
-                        let message = format!("control action {other:?} is unknown; use \"restart\" or \"kill_and_start\"");
+                        let message = format!(
+                            "control action {other:?} is unknown; use \"restart\" or \"kill_and_start\""
+                        );
                         self.problem(site, "action", message);
                         ControlAction::Restart
                     }
@@ -277,7 +362,9 @@ impl<'a> FileChecker<'a> {
                 Some(StepAction::Control(action))
             }
             other => {
-                let message = format!("step kind {other:?} is unknown; use request, poll, repeat, concurrent, sink, webhook, sleep or control");
+                let message = format!(
+                    "step kind {other:?} is unknown; use request, poll, repeat, concurrent, sink, webhook, sleep or control"
+                );
                 self.problem(site, "kind", message);
                 None
             }
@@ -317,15 +404,25 @@ impl<'a> FileChecker<'a> {
             ("action", step.action.is_some()),
         ];
         for (field, _) in set.iter().filter(|(_, present)| *present) {
-            let message = format!("field `{field}` does not apply to a {kind} step; remove it or change `kind`");
+            let message = format!(
+                "field `{field}` does not apply to a {kind} step; remove it or change `kind`"
+            );
             self.problem(site, field, message);
         }
     }
 
-    fn duration(&mut self, site: &Site, field: &str, text: Option<String>, default: &str) -> Duration {
+    fn duration(
+        &mut self,
+        site: &Site,
+        field: &str,
+        text: Option<String>,
+        default: &str,
+    ) -> Duration {
         let text = text.unwrap_or_else(|| default.to_string());
         humantime::parse_duration(&text).unwrap_or_else(|_| {
-            let message = format!("`{field}` {text:?} is not a duration; write it like \"250ms\", \"5s\" or \"2m\"");
+            let message = format!(
+                "`{field}` {text:?} is not a duration; write it like \"250ms\", \"5s\" or \"2m\""
+            );
             self.problem(site, &text, message);
             Duration::ZERO
         })
@@ -335,31 +432,48 @@ impl<'a> FileChecker<'a> {
         let text = text?;
         let level = Level::parse(&text);
         if level.is_none() {
-            self.problem(site, &text, format!("level {text:?} is unknown; use \"MUST\" or \"SHOULD\""));
+            self.problem(
+                site,
+                &text,
+                format!("level {text:?} is unknown; use \"MUST\" or \"SHOULD\""),
+            );
         }
         level
     }
 
     fn template(&mut self, site: &Site, text: &str) {
         if let Err(error) = template::check_syntax(text) {
-            self.problem(site, text, format!("template {text:?} does not parse: {error}"));
+            self.problem(
+                site,
+                text,
+                format!("template {text:?} does not parse: {error}"),
+            );
         }
     }
 
     fn template_value(&mut self, site: &Site, value: &Value) {
         match value {
             Value::String(text) => self.template(site, text),
-            Value::Array(items) => items.iter().for_each(|item| self.template_value(site, item)),
-            Value::Object(map) => map.values().for_each(|item| self.template_value(site, item)),
+            Value::Array(items) => items
+                .iter()
+                .for_each(|item| self.template_value(site, item)),
+            Value::Object(map) => map
+                .values()
+                .for_each(|item| self.template_value(site, item)),
             _ => {}
         }
     }
 
     fn json_path(&mut self, site: &Site, text: &str) -> Option<CompiledPath> {
         match JsonPath::parse(text) {
-            Ok(path) => Some(CompiledPath { text: text.to_string(), path }),
+            Ok(path) => Some(CompiledPath {
+                text: text.to_string(),
+                path,
+            }),
             Err(error) => {
-                let message = format!("JSONPath {text:?} is invalid ({error}); write an RFC 9535 path such as \"$.events[0].id\"");
+                let message = format!(
+                    "JSONPath {text:?} is invalid ({error}); write an RFC 9535 path such as \"$.events[0].id\""
+                );
                 self.problem(site, text, message);
                 None
             }
@@ -368,7 +482,12 @@ impl<'a> FileChecker<'a> {
 
     fn regex(&mut self, site: &Site, text: &str) -> Option<Regex> {
         Regex::new(text)
-            .map_err(|error| self.problem(site, text, format!("regex {text:?} is invalid: {error}")))
+            .map_err(|error| {
+                // The regex crate draws a multi-line picture; its last line says what is wrong.
+                let error = error.to_string();
+                let reason = error.lines().last().unwrap_or_default().trim_start_matches("error: ");
+                self.problem(site, text, format!("regex {text:?} is invalid: {reason}"))
+            })
             .ok()
     }
 
@@ -378,15 +497,31 @@ impl<'a> FileChecker<'a> {
         step: &mut StepTable,
         orgs: &BTreeMap<String, String>,
     ) -> Option<RequestSpec> {
-        let method = step.method.take().map(|m| m.to_ascii_uppercase()).unwrap_or_else(|| {
-            self.problem(site, "", "a request needs `method`, such as \"POST\"".into());
-            String::new()
-        });
+        let method = step
+            .method
+            .take()
+            .map(|m| m.to_ascii_uppercase())
+            .unwrap_or_else(|| {
+                self.problem(
+                    site,
+                    "",
+                    "a request needs `method`, such as \"POST\"".into(),
+                );
+                String::new()
+            });
         if !method.is_empty() && !METHODS.contains(&method.as_str()) {
-            self.problem(site, "method", format!("method {method:?} is unknown; use one of {METHODS:?}"));
+            self.problem(
+                site,
+                "method",
+                format!("method {method:?} is unknown; use one of {METHODS:?}"),
+            );
         }
         let path = step.path.take().unwrap_or_else(|| {
-            self.problem(site, "", "a request needs `path`, such as \"/api/events\"".into());
+            self.problem(
+                site,
+                "",
+                "a request needs `path`, such as \"/api/events\"".into(),
+            );
             "/".to_string()
         });
         if !path.starts_with('/') {
@@ -394,10 +529,20 @@ impl<'a> FileChecker<'a> {
         }
         self.template(site, &path);
 
-        let query: Vec<(String, Value)> = step.query.take().unwrap_or_default().into_iter().collect();
-        query.iter().for_each(|(_, value)| self.template_value(site, value));
-        let headers: Vec<(String, String)> = step.headers.take().unwrap_or_default().into_iter().collect();
-        headers.iter().for_each(|(_, value)| self.template(site, value));
+        let query: Vec<(String, Value)> =
+            step.query.take().unwrap_or_default().into_iter().collect();
+        query
+            .iter()
+            .for_each(|(_, value)| self.template_value(site, value));
+        let headers: Vec<(String, String)> = step
+            .headers
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        headers
+            .iter()
+            .for_each(|(_, value)| self.template(site, value));
 
         let auth = match step.auth.take() {
             None => Auth::Org("main".to_string()),
@@ -408,7 +553,9 @@ impl<'a> FileChecker<'a> {
                 Auth::Literal(auth)
             }
             Some(auth) => {
-                let message = format!("auth {auth:?} names no organisation of this scenario; use \"main\", a name from [scenario.orgs], \"none\" or a key template such as \"{{{{ old_key }}}}\"");
+                let message = format!(
+                    "auth {auth:?} names no organisation of this scenario; use \"main\", a name from [scenario.orgs], \"none\" or a key template such as \"{{{{ old_key }}}}\""
+                );
                 self.problem(site, &auth, message);
                 Auth::None
             }
@@ -417,7 +564,16 @@ impl<'a> FileChecker<'a> {
         let body = self.check_body(site, step);
         let captures = self.check_captures(site, step);
         let expect = self.check_expect(site, step.expect.take().unwrap_or_default(), true);
-        Some(RequestSpec { method, path, query, headers, auth, body, captures, expect })
+        Some(RequestSpec {
+            method,
+            path,
+            query,
+            headers,
+            auth,
+            body,
+            captures,
+            expect,
+        })
     }
 
     fn check_body(&mut self, site: &Site, step: &mut StepTable) -> Body {
@@ -426,7 +582,8 @@ impl<'a> FileChecker<'a> {
         let generate = step.generate.take();
         let sources = [json.is_some(), raw.is_some(), generate.is_some()];
         if sources.iter().filter(|set| **set).count() > 1 {
-            let message = "a request has more than one body; keep only one of `json`, `body` and `generate`";
+            let message =
+                "a request has more than one body; keep only one of `json`, `body` and `generate`";
             self.problem(site, "", message.into());
         }
         if let Some(json) = json {
@@ -449,7 +606,9 @@ impl<'a> FileChecker<'a> {
             ("nested", None, Some(depth)) if depth >= 1 => Generate::Nested { depth },
             ("filler", Some(bytes), None) => Generate::Filler { bytes },
             (kind, _, _) => {
-                let message = format!("generate {kind:?} is malformed; use {{ kind = \"event\", bytes = N >= 64 }}, {{ kind = \"nested\", depth = N }} or {{ kind = \"filler\", bytes = N }}");
+                let message = format!(
+                    "generate {kind:?} is malformed; use {{ kind = \"event\", bytes = N >= 64 }}, {{ kind = \"nested\", depth = N }} or {{ kind = \"filler\", bytes = N }}"
+                );
                 self.problem(site, "generate", message);
                 Generate::Filler { bytes: 0 }
             }
@@ -486,26 +645,50 @@ impl<'a> FileChecker<'a> {
         });
         if let Some(list) = &status {
             if list.is_empty() || list.iter().any(|s| !(100..=599).contains(s)) {
-                self.problem(site, "status", format!("expected status {list:?} is not a list of HTTP statuses from 100 to 599"));
+                self.problem(
+                    site,
+                    "status",
+                    format!(
+                        "expected status {list:?} is not a list of HTTP statuses from 100 to 599"
+                    ),
+                );
             }
         }
 
         let mut headers = Vec::new();
         for (name, check) in table.headers {
-            let matches = check.matches.as_deref().and_then(|text| self.regex(site, text));
+            let matches = check
+                .matches
+                .as_deref()
+                .and_then(|text| self.regex(site, text));
             if check.exists.is_none() && check.equals.is_none() && check.matches.is_none() {
-                self.problem(site, &name, format!("header check {name:?} checks nothing; add exists, equals or matches"));
+                self.problem(
+                    site,
+                    &name,
+                    format!("header check {name:?} checks nothing; add exists, equals or matches"),
+                );
             }
             let header_level = self.level(site, check.level).unwrap_or(level);
-            let check = HeaderCheck { name: name.to_ascii_lowercase(), exists: check.exists, equals: check.equals, matches };
-            headers.push(Leveled { level: header_level, check });
+            let check = HeaderCheck {
+                name: name.to_ascii_lowercase(),
+                exists: check.exists,
+                equals: check.equals,
+                matches,
+            };
+            headers.push(Leveled {
+                level: header_level,
+                check,
+            });
         }
 
         let mut json = Vec::new();
         for table in table.json {
             let check_level = self.level(site, table.level.clone()).unwrap_or(level);
             if let Some(check) = self.check_json(site, table) {
-                json.push(Leveled { level: check_level, check });
+                json.push(Leveled {
+                    level: check_level,
+                    check,
+                });
             }
         }
         Expect {
@@ -524,7 +707,10 @@ impl<'a> FileChecker<'a> {
             checks.push(JsonPredicate::Exists(exists));
         }
         for (value, wrap) in [
-            (table.equals, JsonPredicate::Equals as fn(Value) -> JsonPredicate),
+            (
+                table.equals,
+                JsonPredicate::Equals as fn(Value) -> JsonPredicate,
+            ),
             (table.not_equals, JsonPredicate::NotEquals),
             (table.contains, JsonPredicate::Contains),
             (table.not_contains, JsonPredicate::NotContains),
@@ -540,7 +726,11 @@ impl<'a> FileChecker<'a> {
                 None => self.problem(site, &name, format!("type {name:?} is unknown; use string, number, integer, boolean, object, array or null")),
             }
         }
-        if let Some(regex) = table.matches.as_deref().and_then(|text| self.regex(site, text)) {
+        if let Some(regex) = table
+            .matches
+            .as_deref()
+            .and_then(|text| self.regex(site, text))
+        {
             checks.push(JsonPredicate::Matches(regex));
         }
         checks.extend(table.length.map(JsonPredicate::Length));
@@ -551,12 +741,28 @@ impl<'a> FileChecker<'a> {
             (table.lt, Comparison::Lt),
             (table.le, Comparison::Le),
         ] {
-            if let Some(bound) = bound {
-                checks.push(JsonPredicate::Compare(comparison, bound));
+            match bound {
+                Some(Value::Number(n)) => {
+                    checks.push(JsonPredicate::Compare(comparison, Value::Number(n)))
+                }
+                Some(Value::String(text)) if text.contains("{{") => {
+                    self.template(site, &text);
+                    checks.push(JsonPredicate::Compare(comparison, Value::String(text)));
+                }
+                Some(other) => {
+                    let message = format!(
+                        "bound {other} of a comparison is not a number; write a number or a template such as \"{{{{ count + 1 }}}}\""
+                    );
+                    self.problem(site, &table.path, message);
+                }
+                None => {}
             }
         }
         if checks.is_empty() {
-            let message = format!("JSONPath assertion {:?} checks nothing; add exists, equals, type or another check", table.path);
+            let message = format!(
+                "JSONPath assertion {:?} checks nothing; add exists, equals, type or another check",
+                table.path
+            );
             self.problem(site, &table.path, message);
         }
         Some(JsonCheck { path, checks })
@@ -567,29 +773,66 @@ impl<'a> FileChecker<'a> {
         let mut counts = Vec::new();
         for (status, rule) in table.counts {
             let Ok(status) = status.parse::<u16>() else {
-                self.problem(site, &status, format!("expect_set status {status:?} is not a number; write it like \"202\""));
+                self.problem(
+                    site,
+                    &status,
+                    format!("expect_set status {status:?} is not a number; write it like \"202\""),
+                );
                 continue;
             };
             match parse_count_rule(&rule) {
                 Some(rule) => counts.push((status, rule)),
-                None => self.problem(site, &rule, format!("count {rule:?} is malformed; use a number, \">= N\", \"<= N\" or \"rest\"")),
+                None => self.problem(
+                    site,
+                    &rule,
+                    format!(
+                        "count {rule:?} is malformed; use a number, \">= N\", \"<= N\" or \"rest\""
+                    ),
+                ),
             }
         }
-        if counts.iter().filter(|(_, rule)| *rule == CountRule::Rest).count() > 1 {
-            self.problem(site, "rest", "only one status may take the \"rest\" of the answers".into());
+        if counts
+            .iter()
+            .filter(|(_, rule)| *rule == CountRule::Rest)
+            .count()
+            > 1
+        {
+            self.problem(
+                site,
+                "rest",
+                "only one status may take the \"rest\" of the answers".into(),
+            );
         }
-        let same = table.same.iter().filter_map(|text| self.json_path(site, text)).collect();
-        ExpectSet { level, counts, same }
+        let same = table
+            .same
+            .iter()
+            .filter_map(|text| self.json_path(site, text))
+            .collect();
+        ExpectSet {
+            level,
+            counts,
+            same,
+        }
     }
 
     fn check_sink(&mut self, site: &Site, step: &mut StepTable) -> StepAction {
         let mut responses = Vec::new();
         for table in step.responses.take().unwrap_or_default() {
             if !(100..=599).contains(&table.status) {
-                self.problem(site, "status", format!("sink status {} is not an HTTP status", table.status));
+                self.problem(
+                    site,
+                    "status",
+                    format!("sink status {} is not an HTTP status", table.status),
+                );
             }
-            let delay = table.delay.map(|text| self.duration(site, "delay", Some(text), "0s"));
-            responses.push(SinkResponse { status: table.status, delay, retry_after: table.retry_after });
+            let delay = table
+                .delay
+                .map(|text| self.duration(site, "delay", Some(text), "0s"));
+            responses.push(SinkResponse {
+                status: table.status,
+                delay,
+                retry_after: table.retry_after,
+            });
         }
         StepAction::Sink { responses }
     }
@@ -601,9 +844,17 @@ impl<'a> FileChecker<'a> {
         let signature = step.signature.take().unwrap_or(false);
         let secret = step.secret.take();
         if signature && secret.is_none() {
-            self.problem(site, "signature", "`signature = true` needs `secret`, the captured name holding the webhook secret".into());
+            self.problem(
+                site,
+                "signature",
+                "`signature = true` needs `secret`, the captured name holding the webhook secret"
+                    .into(),
+            );
         }
-        let min_spacing = step.min_spacing.take().map(|text| self.duration(site, "min_spacing", Some(text), "0s"));
+        let min_spacing = step
+            .min_spacing
+            .take()
+            .map(|text| self.duration(site, "min_spacing", Some(text), "0s"));
         Some(WebhookSpec {
             count,
             timeout,

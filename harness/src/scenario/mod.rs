@@ -4,7 +4,7 @@
 //! A run goes `load_suite` → `Suite::filter` → `runner::run_scenarios`, which
 //! yields one [`ScenarioOutcome`] per scenario.
 
-pub(crate) mod expect;
+pub mod expect;
 mod file;
 mod generate;
 mod http;
@@ -38,7 +38,9 @@ pub struct Suite {
 /// Loads every scenario file under `dir`; the error names each file, line and
 /// what to fix.
 pub fn load_suite(dir: &Path) -> anyhow::Result<Suite> {
-    Ok(Suite { scenarios: load_scenarios(dir)? })
+    Ok(Suite {
+        scenarios: load_scenarios(dir)?,
+    })
 }
 
 /// Which scenarios to run; an empty list admits everything on that axis.
@@ -97,7 +99,11 @@ impl Suite {
         for scenario in &self.scenarios {
             for name in scenario.steps.iter().flat_map(steps::schema_names) {
                 if let Err(error) = schemas.validator(name) {
-                    problems.push(format!("{}:{}: {error}", scenario.file.display(), scenario.line));
+                    problems.push(format!(
+                        "{}:{}: {error}",
+                        scenario.file.display(),
+                        scenario.line
+                    ));
                 }
             }
         }

@@ -247,7 +247,8 @@ pub enum JsonPredicate {
     Contains(Value),
     NotContains(Value),
     Count(u64),
-    Compare(Comparison, f64),
+    /// The bound is a number or a template that renders to one.
+    Compare(Comparison, Value),
 }
 
 /// The JSON type names of a `type` check; `integer` is a number without a fraction.

@@ -94,6 +94,9 @@ impl Coverage {
 
     /// The rules no scenario checks.
     pub fn uncovered(&self) -> impl Iterator<Item = &Rule> {
-        self.rules.iter().filter(|r| r.scenarios.is_empty()).map(|r| &r.rule)
+        self.rules
+            .iter()
+            .filter(|r| r.scenarios.is_empty())
+            .map(|r| &r.rule)
     }
 }

@@ -85,7 +85,9 @@ impl ScenarioRun<'_> {
     /// The API key of the scenario's organisation `name`.
     pub fn key_of(&self, name: &str) -> Result<String, StepError> {
         self.keys.get(name).cloned().ok_or_else(|| {
-            StepError::Scenario(format!("organisation {name:?} is not one of this scenario's"))
+            StepError::Scenario(format!(
+                "organisation {name:?} is not one of this scenario's"
+            ))
         })
     }
 }
@@ -133,8 +135,15 @@ async fn play_one<'a>(
 pub async fn run_scenario(ctx: &TargetContext, scenario: &Scenario) -> ScenarioOutcome {
     static SINK_KEYS: AtomicU64 = AtomicU64::new(0);
     let started = Instant::now();
-    let dialect = ctx.dialect.clone().unwrap_or_else(|| Arc::new(Dialect::contract()));
-    let sink_key = format!("{}-{}", scenario.id, SINK_KEYS.fetch_add(1, Ordering::Relaxed));
+    let dialect = ctx
+        .dialect
+        .clone()
+        .unwrap_or_else(|| Arc::new(Dialect::contract()));
+    let sink_key = format!(
+        "{}-{}",
+        scenario.id,
+        SINK_KEYS.fetch_add(1, Ordering::Relaxed)
+    );
     let mut run = ScenarioRun {
         ctx,
         scenario,
@@ -153,7 +162,8 @@ pub async fn run_scenario(ctx: &TargetContext, scenario: &Scenario) -> ScenarioO
             match tokio::time::timeout(deadline, play(&mut run, &mut steps_done)).await {
                 Ok(judged) => judged,
                 Err(_) => {
-                    let reason = format!("the scenario did not finish within its deadline of {deadline:?}");
+                    let reason =
+                        format!("the scenario did not finish within its deadline of {deadline:?}");
                     (Verdict::Error, Some(reason))
                 }
             }
@@ -177,18 +187,32 @@ pub async fn run_scenario(ctx: &TargetContext, scenario: &Scenario) -> ScenarioO
 
 /// Why the scenario cannot run on this target, if it cannot.
 fn skip_reason(ctx: &TargetContext, dialect: &Dialect, scenario: &Scenario) -> Option<String> {
-    if let Some(missing) = scenario.requires.iter().find(|c| !ctx.capabilities.contains(*c)) {
-        return Some(format!("target {:?} lacks the {missing:?} capability", ctx.name));
+    if let Some(missing) = scenario
+        .requires
+        .iter()
+        .find(|c| !ctx.capabilities.contains(*c))
+    {
+        return Some(format!(
+            "target {:?} lacks the {missing:?} capability",
+            ctx.name
+        ));
     }
     let follows_cursor = scenario.steps.iter().any(steps::follows_cursor);
-    scenario.steps.iter().filter_map(|step| step.action.request()).find_map(|request| {
-        let (route, _) = dialect.contract_route(&request.method, &request.path)?;
-        dialect.cannot_express(&route, false)
-    })
-    .or_else(|| match follows_cursor {
-        true => dialect.cannot_express(&crate::dialect::RouteKey::parse("GET /api/inbox").ok()?, true),
-        false => None,
-    })
+    scenario
+        .steps
+        .iter()
+        .filter_map(|step| step.action.request())
+        .find_map(|request| {
+            let (route, _) = dialect.contract_route(&request.method, &request.path)?;
+            dialect.cannot_express(&route, false)
+        })
+        .or_else(|| match follows_cursor {
+            true => dialect.cannot_express(
+                &crate::dialect::RouteKey::parse("GET /api/inbox").ok()?,
+                true,
+            ),
+            false => None,
+        })
 }
 
 /// A bound on the scenario's run time: a base, plus every wait it asks for,
@@ -209,10 +233,18 @@ fn scenario_deadline(ctx: &TargetContext, scenario: &Scenario) -> Duration {
 }
 
 /// Creates the organisations, then plays the steps in order and judges them.
-async fn play(run: &mut ScenarioRun<'_>, records: &mut Vec<StepRecord>) -> (Verdict, Option<String>) {
+async fn play(
+    run: &mut ScenarioRun<'_>,
+    records: &mut Vec<StepRecord>,
+) -> (Verdict, Option<String>) {
     let sink_url = run.ctx.sink.url_for(&run.sink_key);
     run.templates.set("sink_url", json!(sink_url));
-    let mut setup = StepRecord { name: "create organisations".into(), kind: "setup".into(), exchanges: Vec::new(), failures: Vec::new() };
+    let mut setup = StepRecord {
+        name: "create organisations".into(),
+        kind: "setup".into(),
+        exchanges: Vec::new(),
+        failures: Vec::new(),
+    };
     let created = create_organisations(run, &mut setup).await;
     records.push(setup);
     if let Err(error) = created {
@@ -221,10 +253,21 @@ async fn play(run: &mut ScenarioRun<'_>, records: &mut Vec<StepRecord>) -> (Verd
 
     let mut worst: Option<(Level, String)> = None;
     for step in &run.scenario.steps {
-        let mut record = StepRecord { name: step.name.clone(), kind: step.action.kind().into(), exchanges: Vec::new(), failures: Vec::new() };
+        let mut record = StepRecord {
+            name: step.name.clone(),
+            kind: step.action.kind().into(),
+            exchanges: Vec::new(),
+            failures: Vec::new(),
+        };
         let result = steps::run_step(run, step, &mut record).await;
         let first_failure = record.failures.first().map(|f| {
-            (f.level, format!("step {:?}: {} expected {} but was {}", step.name, f.expectation, f.expected, f.actual))
+            (
+                f.level,
+                format!(
+                    "step {:?}: {} expected {} but was {}",
+                    step.name, f.expectation, f.expected, f.actual
+                ),
+            )
         });
         let must_failed = record.failures.iter().any(|f| f.level == Level::Must);
         records.push(record);
@@ -233,7 +276,10 @@ async fn play(run: &mut ScenarioRun<'_>, records: &mut Vec<StepRecord>) -> (Verd
         }
         if let Some((level, reason)) = first_failure {
             let level = if must_failed { Level::Must } else { level };
-            if worst.as_ref().is_none_or(|(worst_level, _)| level < *worst_level) {
+            if worst
+                .as_ref()
+                .is_none_or(|(worst_level, _)| level < *worst_level)
+            {
                 worst = Some((level, reason));
             }
         }
@@ -244,7 +290,9 @@ async fn play(run: &mut ScenarioRun<'_>, records: &mut Vec<StepRecord>) -> (Verd
     }
     match worst {
         None => (Verdict::Pass, None),
-        Some((Level::Must, reason)) if run.scenario.level == Level::Must => (Verdict::Fail, Some(reason)),
+        Some((Level::Must, reason)) if run.scenario.level == Level::Must => {
+            (Verdict::Fail, Some(reason))
+        }
         Some((_, reason)) => (Verdict::NonStrict, Some(reason)),
     }
 }
@@ -259,7 +307,10 @@ fn judge_error(error: StepError) -> (Verdict, Option<String>) {
 
 /// Creates each organisation of the scenario through key generation, with a
 /// name unique in the run, and binds `key`, `org_id` and `orgs.NAME.*`.
-async fn create_organisations(run: &mut ScenarioRun<'_>, record: &mut StepRecord) -> Result<(), StepError> {
+async fn create_organisations(
+    run: &mut ScenarioRun<'_>,
+    record: &mut StepRecord,
+) -> Result<(), StepError> {
     let mut orgs = serde_json::Map::new();
     for (name, tier) in &run.scenario.orgs {
         let prepared = http::Prepared {
@@ -274,8 +325,16 @@ async fn create_organisations(run: &mut ScenarioRun<'_>, record: &mut StepRecord
         };
         let answer = http::execute(run, &prepared).await?;
         record.exchanges.push(answer.exchange.clone());
-        let key = answer.json.as_ref().and_then(|b| b.get("api_key")).and_then(Value::as_str);
-        let id = answer.json.as_ref().and_then(|b| b.get("organization_id")).cloned();
+        let key = answer
+            .json
+            .as_ref()
+            .and_then(|b| b.get("api_key"))
+            .and_then(Value::as_str);
+        let id = answer
+            .json
+            .as_ref()
+            .and_then(|b| b.get("organization_id"))
+            .cloned();
         let (Some(key), Some(id), 201) = (key, id, answer.status) else {
             return Err(StepError::Transport {
                 request: "POST /api/keys/generate".into(),

@@ -18,22 +18,34 @@ impl Schemas {
     /// Reads an OpenAPI document; only its `components` are used.
     pub fn load(openapi_json: &Path) -> anyhow::Result<Schemas> {
         let text = std::fs::read_to_string(openapi_json).with_context(|| {
-            format!("reading the OpenAPI document {:?}", openapi_json.display().to_string())
+            format!(
+                "reading the OpenAPI document {:?}",
+                openapi_json.display().to_string()
+            )
         })?;
         let document: Value = serde_json::from_str(&text).with_context(|| {
-            format!("parsing the OpenAPI document {:?}", openapi_json.display().to_string())
+            format!(
+                "parsing the OpenAPI document {:?}",
+                openapi_json.display().to_string()
+            )
         })?;
         Ok(Schemas::from_document(document))
     }
 
     /// Uses an OpenAPI document already in memory.
     pub fn from_document(document: Value) -> Schemas {
-        Schemas { components: document.get("components").cloned(), compiled: Mutex::default() }
+        Schemas {
+            components: document.get("components").cloned(),
+            compiled: Mutex::default(),
+        }
     }
 
     /// No document: every schema expectation reports that none was loaded.
     pub fn none() -> Schemas {
-        Schemas { components: None, compiled: Mutex::default() }
+        Schemas {
+            components: None,
+            compiled: Mutex::default(),
+        }
     }
 
     /// The compiled validator of `components.schemas.NAME`.
@@ -45,10 +57,14 @@ impl Schemas {
             return Ok(validator.clone());
         }
         let Some(components) = &self.components else {
-            return Err(format!("schema {name:?} is expected but no OpenAPI document with components was loaded"));
+            return Err(format!(
+                "schema {name:?} is expected but no OpenAPI document with components was loaded"
+            ));
         };
         if components.pointer(&format!("/schemas/{name}")).is_none() {
-            return Err(format!("schema {name:?} is not in components.schemas of the OpenAPI document; use one of its names"));
+            return Err(format!(
+                "schema {name:?} is not in components.schemas of the OpenAPI document; use one of its names"
+            ));
         }
         let root = json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",

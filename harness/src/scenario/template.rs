@@ -21,7 +21,10 @@ pub struct TemplateError {
 /// Checks that `text` parses as a template, without rendering it.
 pub fn check_syntax(text: &str) -> Result<(), String> {
     let environment = Environment::new();
-    environment.template_from_str(text).map(|_| ()).map_err(|error| error.to_string())
+    environment
+        .template_from_str(text)
+        .map(|_| ())
+        .map_err(|error| error.to_string())
 }
 
 /// The template scope of one scenario run, and the generators behind its functions.
@@ -48,16 +51,28 @@ impl Templates {
         let uuid_random = random.clone();
         environment.add_function("uuid", move || {
             let mut bytes = [0u8; 16];
-            uuid_random.lock().expect("uuid generator lock").fill_bytes(&mut bytes);
-            uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+            uuid_random
+                .lock()
+                .expect("uuid generator lock")
+                .fill_bytes(&mut bytes);
+            uuid::Builder::from_random_bytes(bytes)
+                .into_uuid()
+                .to_string()
         });
         environment.add_function("unique", move |prefix: Option<String>| {
             let mut counter = counter.lock().expect("unique counter lock");
             *counter += 1;
             let prefix = prefix.unwrap_or_else(|| "u".to_string());
-            format!("{prefix}-{:012x}-{}", scenario_seed & 0xffff_ffff_ffff, *counter)
+            format!(
+                "{prefix}-{:012x}-{}",
+                scenario_seed & 0xffff_ffff_ffff,
+                *counter
+            )
         });
-        Templates { environment, variables: BTreeMap::new() }
+        Templates {
+            environment,
+            variables: BTreeMap::new(),
+        }
     }
 
     /// Binds `name` for every later rendering; a capture replaces an older one.
@@ -75,10 +90,12 @@ impl Templates {
         if !text.contains("{{") && !text.contains("{%") {
             return Ok(text.to_string());
         }
-        self.environment.render_str(text, &self.variables).map_err(|error| TemplateError {
-            template: text.to_string(),
-            detail: error.to_string(),
-        })
+        self.environment
+            .render_str(text, &self.variables)
+            .map_err(|error| TemplateError {
+                template: text.to_string(),
+                detail: error.to_string(),
+            })
     }
 
     /// Renders a string template to a JSON value: a string that is exactly one
@@ -87,12 +104,17 @@ impl Templates {
         let Some(expression) = single_expression(text) else {
             return self.render_string(text).map(Value::String);
         };
-        let fail = |detail: String| TemplateError { template: text.to_string(), detail };
+        let fail = |detail: String| TemplateError {
+            template: text.to_string(),
+            detail,
+        };
         let compiled = self
             .environment
             .compile_expression(expression)
             .map_err(|error| fail(error.to_string()))?;
-        let value = compiled.eval(&self.variables).map_err(|error| fail(error.to_string()))?;
+        let value = compiled
+            .eval(&self.variables)
+            .map_err(|error| fail(error.to_string()))?;
         if value.is_undefined() {
             return Err(fail(format!("{expression:?} is undefined")));
         }
@@ -103,9 +125,12 @@ impl Templates {
     pub fn render_value(&self, value: &Value) -> Result<Value, TemplateError> {
         Ok(match value {
             Value::String(text) => self.render_text_value(text)?,
-            Value::Array(items) => {
-                Value::Array(items.iter().map(|item| self.render_value(item)).collect::<Result<_, _>>()?)
-            }
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|item| self.render_value(item))
+                    .collect::<Result<_, _>>()?,
+            ),
             Value::Object(map) => {
                 let mut rendered = serde_json::Map::new();
                 for (key, item) in map {

@@ -47,19 +47,28 @@ pub(crate) async fn run_batch(
         answers
     };
 
-    record.exchanges.extend(answers.iter().take(MAX_RECORDED).map(|a| a.exchange.clone()));
+    record.exchanges.extend(
+        answers
+            .iter()
+            .take(MAX_RECORDED)
+            .map(|a| a.exchange.clone()),
+    );
     let mut seen = BTreeSet::new();
     for (index, answer) in answers.iter().enumerate() {
         for mut failure in judge(run, spec, answer) {
             // One failure per expectation keeps the record readable for large batches.
             if seen.insert(failure.expectation.clone()) {
-                failure.expectation = format!("{} (answer {} of {count})", failure.expectation, index + 1);
+                failure.expectation =
+                    format!("{} (answer {} of {count})", failure.expectation, index + 1);
                 record.failures.push(failure);
             }
         }
     }
-    let bodies: Vec<(u16, Option<Value>)> = answers.iter().map(|a| (a.status, a.json.clone())).collect();
-    record.failures.extend(check_set(expect_set, &bodies, Level::Must));
+    let bodies: Vec<(u16, Option<Value>)> =
+        answers.iter().map(|a| (a.status, a.json.clone())).collect();
+    record
+        .failures
+        .extend(check_set(expect_set, &bodies, Level::Must));
     if record.failures.is_empty() {
         record.failures.extend(capture_first(run, spec, &answers));
     }
@@ -67,14 +76,23 @@ pub(crate) async fn run_batch(
 }
 
 /// Binds each capture to the first answer that has a value for it.
-fn capture_first(run: &mut ScenarioRun<'_>, spec: &RequestSpec, answers: &[Answer]) -> Vec<ExpectationFailure> {
+fn capture_first(
+    run: &mut ScenarioRun<'_>,
+    spec: &RequestSpec,
+    answers: &[Answer],
+) -> Vec<ExpectationFailure> {
     let mut failures = Vec::new();
     for capture in &spec.captures {
         let value = answers.iter().find_map(|answer| match &capture.source {
-            CaptureFrom::Path(path) => answer.json.as_ref().and_then(|b| path.path.query(b).first().cloned()),
-            CaptureFrom::Header(name) => {
-                answer.headers.iter().find(|(n, _)| n == name).map(|(_, v)| json!(v))
-            }
+            CaptureFrom::Path(path) => answer
+                .json
+                .as_ref()
+                .and_then(|b| path.path.query(b).first().cloned()),
+            CaptureFrom::Header(name) => answer
+                .headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| json!(v)),
         });
         match value {
             Some(value) => run.templates.set(&capture.name, value),

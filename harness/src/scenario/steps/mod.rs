@@ -19,15 +19,21 @@ pub(crate) async fn run_step(
 ) -> Result<(), StepError> {
     match &step.action {
         StepAction::Request(spec) => request::run_request(run, spec, record).await,
-        StepAction::Poll { request, interval, timeout } => {
-            request::run_poll(run, request, *interval, *timeout, record).await
-        }
-        StepAction::Repeat { request, count, expect_set } => {
-            batch::run_batch(run, request, *count, expect_set, false, record).await
-        }
-        StepAction::Concurrent { request, count, expect_set } => {
-            batch::run_batch(run, request, *count, expect_set, true, record).await
-        }
+        StepAction::Poll {
+            request,
+            interval,
+            timeout,
+        } => request::run_poll(run, request, *interval, *timeout, record).await,
+        StepAction::Repeat {
+            request,
+            count,
+            expect_set,
+        } => batch::run_batch(run, request, *count, expect_set, false, record).await,
+        StepAction::Concurrent {
+            request,
+            count,
+            expect_set,
+        } => batch::run_batch(run, request, *count, expect_set, true, record).await,
         StepAction::Sink { responses } => {
             run.ctx.sink.script(&run.sink_key, responses.clone());
             Ok(())
@@ -48,7 +54,11 @@ pub(crate) fn follows_cursor(step: &Step) -> bool {
     };
     let in_query = request.query.iter().any(|(name, _)| name == "cursor");
     let in_path = request.path.contains("cursor=");
-    let in_expect = request.expect.json.iter().any(|j| j.check.path.text.contains("next_cursor"));
+    let in_expect = request
+        .expect
+        .json
+        .iter()
+        .any(|j| j.check.path.text.contains("next_cursor"));
     let in_capture = request.captures.iter().any(|c| match &c.source {
         super::model::CaptureFrom::Path(path) => path.text.contains("next_cursor"),
         super::model::CaptureFrom::Header(_) => false,
@@ -62,5 +72,9 @@ pub(crate) fn schema_names(step: &Step) -> Vec<&str> {
         StepAction::Webhook(webhook) => Some(&webhook.expect),
         action => action.request().map(|request| &request.expect),
     };
-    expect.and_then(|e| e.schema.as_ref()).map(|s| s.check.as_str()).into_iter().collect()
+    expect
+        .and_then(|e| e.schema.as_ref())
+        .map(|s| s.check.as_str())
+        .into_iter()
+        .collect()
 }

@@ -46,10 +46,13 @@ pub(crate) async fn run_poll(
         if done {
             // Only the last answer is kept: earlier ones are expected to differ.
             record.exchanges.push(answer.exchange.clone());
-            record.failures.extend(failures.into_iter().map(|mut failure| {
-                failure.expectation = format!("{} (after {attempts} attempts)", failure.expectation);
-                failure
-            }));
+            record
+                .failures
+                .extend(failures.into_iter().map(|mut failure| {
+                    failure.expectation =
+                        format!("{} (after {attempts} attempts)", failure.expectation);
+                    failure
+                }));
             if record.failures.is_empty() {
                 record.failures.extend(capture(run, spec, &answer));
             }
@@ -60,7 +63,11 @@ pub(crate) async fn run_poll(
 }
 
 /// The expectations of `spec` that `answer` breaks.
-pub(crate) fn judge(run: &ScenarioRun<'_>, spec: &RequestSpec, answer: &Answer) -> Vec<ExpectationFailure> {
+pub(crate) fn judge(
+    run: &ScenarioRun<'_>,
+    spec: &RequestSpec,
+    answer: &Answer,
+) -> Vec<ExpectationFailure> {
     let observed = Observed {
         status: answer.status,
         headers: &answer.headers,
@@ -72,16 +79,27 @@ pub(crate) fn judge(run: &ScenarioRun<'_>, spec: &RequestSpec, answer: &Answer) 
 
 /// Binds every capture of `spec`; a capture that finds nothing is a MUST failure,
 /// since the steps after it cannot run meaningfully.
-fn capture(run: &mut ScenarioRun<'_>, spec: &RequestSpec, answer: &Answer) -> Vec<ExpectationFailure> {
+fn capture(
+    run: &mut ScenarioRun<'_>,
+    spec: &RequestSpec,
+    answer: &Answer,
+) -> Vec<ExpectationFailure> {
     let mut failures = Vec::new();
     for capture in &spec.captures {
         let (value, source) = match &capture.source {
             CaptureFrom::Path(path) => {
-                let value = answer.json.as_ref().and_then(|body| path.path.query(body).first().cloned());
+                let value = answer
+                    .json
+                    .as_ref()
+                    .and_then(|body| path.path.query(body).first().cloned());
                 (value, path.text.clone())
             }
             CaptureFrom::Header(name) => {
-                let value = answer.headers.iter().find(|(n, _)| n == name).map(|(_, v)| json!(v));
+                let value = answer
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| json!(v));
                 (value, format!("header {name}"))
             }
         };

@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 
 use crate::scenario::expect::{Observed, check};
 use crate::scenario::model::{Level, WebhookSpec};
-use crate::scenario::outcome::{Exchange, ExpectationFailure, RequestRecord, ResponseRecord, StepRecord, excerpt, redact};
+use crate::scenario::outcome::{
+    Exchange, ExpectationFailure, RequestRecord, ResponseRecord, StepRecord, excerpt, redact,
+};
 use crate::scenario::runner::{ScenarioRun, StepError};
 use crate::sink::Delivery;
 use crate::sink::signature::verify;
@@ -17,11 +19,22 @@ pub(crate) async fn run_webhook(
     record: &mut StepRecord,
 ) -> Result<(), StepError> {
     let sink = &run.ctx.sink;
-    let deliveries = sink.wait_for(&run.sink_key, spec.count as usize, spec.timeout).await;
+    let deliveries = sink
+        .wait_for(&run.sink_key, spec.count as usize, spec.timeout)
+        .await;
     let url = sink.url_for(&run.sink_key);
-    record.exchanges.extend(deliveries.iter().map(|delivery| exchange_of(&url, delivery)));
+    record.exchanges.extend(
+        deliveries
+            .iter()
+            .map(|delivery| exchange_of(&url, delivery)),
+    );
     let mut fail = |expectation: &str, expected: Value, actual: Value| {
-        record.failures.push(ExpectationFailure { expectation: expectation.into(), expected, actual, level: Level::Must });
+        record.failures.push(ExpectationFailure {
+            expectation: expectation.into(),
+            expected,
+            actual,
+            level: Level::Must,
+        });
     };
 
     if deliveries.len() as u64 != spec.count {
@@ -32,8 +45,15 @@ pub(crate) async fn run_webhook(
     };
 
     if let Some(secret_name) = &spec.signature_secret {
-        let Some(secret) = run.templates.get(secret_name).and_then(Value::as_str).map(str::to_string) else {
-            return Err(StepError::Scenario(format!("no captured secret named {secret_name:?}; capture it from the webhook configuration answer")));
+        let Some(secret) = run
+            .templates
+            .get(secret_name)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        else {
+            return Err(StepError::Scenario(format!(
+                "no captured secret named {secret_name:?}; capture it from the webhook configuration answer"
+            )));
         };
         for (index, delivery) in deliveries.iter().enumerate() {
             let verified = verify(
@@ -44,30 +64,53 @@ pub(crate) async fn run_webhook(
                 &delivery.body,
             );
             if let Err(error) = verified {
-                fail(&format!("webhook signature of delivery {}", index + 1), json!("a valid v1 signature"), json!(error.to_string()));
+                fail(
+                    &format!("webhook signature of delivery {}", index + 1),
+                    json!("a valid v1 signature"),
+                    json!(error.to_string()),
+                );
             }
         }
     }
     if spec.same_webhook_id {
         let ids: Vec<Option<&str>> = deliveries.iter().map(|d| d.header("webhook-id")).collect();
         if ids.iter().any(Option::is_none) || ids.windows(2).any(|pair| pair[0] != pair[1]) {
-            fail("same webhook-id on every delivery", json!(ids.first()), json!(ids));
+            fail(
+                "same webhook-id on every delivery",
+                json!(ids.first()),
+                json!(ids),
+            );
         }
     }
     if let Some(min_spacing) = spec.min_spacing {
         for (index, pair) in deliveries.windows(2).enumerate() {
             let spacing = pair[1].received.duration_since(pair[0].received);
             if spacing < min_spacing {
-                let expectation = format!("spacing between deliveries {} and {}", index + 1, index + 2);
-                fail(&expectation, json!(format!(">= {min_spacing:?}")), json!(format!("{spacing:?}")));
+                let expectation =
+                    format!("spacing between deliveries {} and {}", index + 1, index + 2);
+                fail(
+                    &expectation,
+                    json!(format!(">= {min_spacing:?}")),
+                    json!(format!("{spacing:?}")),
+                );
             }
         }
     }
 
     let text = String::from_utf8_lossy(&last.body).into_owned();
     let json: Option<Value> = serde_json::from_slice(&last.body).ok();
-    let observed = Observed { status: 0, headers: &last.headers, json: json.as_ref(), text: &text };
-    record.failures.extend(check(&spec.expect, &observed, &run.templates, &run.ctx.schemas));
+    let observed = Observed {
+        status: 0,
+        headers: &last.headers,
+        json: json.as_ref(),
+        text: &text,
+    };
+    record.failures.extend(check(
+        &spec.expect,
+        &observed,
+        &run.templates,
+        &run.ctx.schemas,
+    ));
     Ok(())
 }
 
@@ -78,10 +121,18 @@ fn exchange_of(url: &str, delivery: &Delivery) -> Exchange {
         request: RequestRecord {
             method: delivery.method.clone(),
             url: url.to_string(),
-            headers: delivery.headers.iter().map(|(n, v)| (n.clone(), redact(v))).collect(),
+            headers: delivery
+                .headers
+                .iter()
+                .map(|(n, v)| (n.clone(), redact(v)))
+                .collect(),
             body: Some(redact(&excerpt(&body))),
         },
-        response: Some(ResponseRecord { status: delivery.status, headers: Vec::new(), body: None }),
+        response: Some(ResponseRecord {
+            status: delivery.status,
+            headers: Vec::new(),
+            body: None,
+        }),
         elapsed_ms: 0,
     }
 }
