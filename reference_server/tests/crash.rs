@@ -1,0 +1,144 @@
+//! DUR-1: the real binary is killed with SIGKILL while clients ingest, and
+//! every event it answered 202 must be listed after a restart on the same
+//! SQLite file, cycle after cycle.
+//!
+//! A killed process leaves the operating system's page cache intact, so this
+//! proves that 202 follows the commit; surviving power loss rests on
+//! `synchronous=FULL`, which no process-level test can observe.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const CYCLES: usize = 3;
+const CLIENTS: usize = 4;
+
+/// How long clients ingest before the kill.
+const INGEST_TIME: Duration = Duration::from_millis(400);
+
+/// Starts the binary on `database` and answers it with its base URL, read
+/// from the lifecycle log line that names the bound address.
+async fn start(database: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .arg("--database")
+        .arg(format!("sqlite://{}", database.display()))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the server binary starts");
+
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("server exited before listening");
+        let record: Value = serde_json::from_str(&line).expect("log lines are JSON");
+        if record["fields"]["message"] == "listening" {
+            break record["fields"]["address"].as_str().unwrap().to_owned();
+        }
+    };
+    // Keep reading so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, format!("http://{address}"))
+}
+
+/// Ingests until the server stops answering, recording every 202's id.
+async fn ingest_until_dead(client: Client, url: String, key: String, ids: Arc<Mutex<Vec<String>>>) {
+    let event = json!({ "type": "crash.test", "payload": { "n": 1 } });
+    loop {
+        let request = client.post(&url).header("x-api-key", &key).json(&event);
+        let Ok(response) = request.send().await else {
+            return;
+        };
+        if response.status() != StatusCode::ACCEPTED {
+            continue;
+        }
+        let Ok(body) = response.json::<Value>().await else {
+            return;
+        };
+        ids.lock()
+            .unwrap()
+            .push(body["id"].as_str().unwrap().to_owned());
+    }
+}
+
+async fn stored_ids(client: &Client, base: &str, key: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let url = format!("{base}/api/inbox?status=all&limit=1000{cursor}");
+        let page = client
+            .get(url)
+            .header("x-api-key", key)
+            .send()
+            .await
+            .unwrap();
+        let page: Value = page.json().await.unwrap();
+        for event in page["events"].as_array().unwrap() {
+            ids.push(event["id"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return ids,
+        }
+    }
+}
+
+#[tokio::test]
+async fn dur_1_acknowledged_events_survive_sigkill() {
+    let directory = tempfile::tempdir().unwrap();
+    let database = directory.path().join("crash.db");
+    let client = Client::new();
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+
+    let (mut child, mut base) = start(&database).await;
+    let body = json!({ "organization_name": "crash", "tier": "enterprise" });
+    let created = client
+        .post(format!("{base}/api/keys/generate"))
+        .json(&body)
+        .send()
+        .await;
+    let created: Value = created.unwrap().json().await.unwrap();
+    let key = created["api_key"].as_str().unwrap().to_owned();
+
+    for cycle in 0..CYCLES {
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let url = format!("{base}/api/events");
+                let task =
+                    ingest_until_dead(client.clone(), url, key.clone(), acknowledged.clone());
+                tokio::spawn(task)
+            })
+            .collect();
+        tokio::time::sleep(INGEST_TIME).await;
+        child.kill().await.expect("SIGKILL reaches the server");
+        for task in clients {
+            task.await.unwrap();
+        }
+
+        let (restarted, restarted_base) = start(&database).await;
+        let stored = stored_ids(&client, &restarted_base, &key).await;
+        let acknowledged = acknowledged.lock().unwrap().clone();
+        let missing: Vec<&String> = acknowledged
+            .iter()
+            .filter(|id| !stored.contains(id))
+            .collect();
+        assert!(missing.is_empty(), "cycle {cycle}: lost {missing:?}");
+        assert!(
+            acknowledged.len() > cycle,
+            "cycle {cycle}: nothing was acknowledged"
+        );
+        (child, base) = (restarted, restarted_base);
+    }
+    child.kill().await.unwrap();
+}
