@@ -9,7 +9,11 @@ use harness::scenario::Deviation;
 use harness::scenario::runner::run_scenario;
 use harness::verdict::Verdict;
 
-const VARIANT: Variant = Variant { inbox_ack_route: true, ingest_200: true, event_id_field: true };
+const VARIANT: Variant = Variant {
+    inbox_ack_route: true,
+    ingest_200: true,
+    event_id_field: true,
+};
 
 const DIALECT: &str = r#"
 name = "variant"
@@ -62,7 +66,11 @@ async fn play(base: &str, dialect: Option<Dialect>) -> harness::scenario::Scenar
 }
 
 fn deviation(mapping: &str, count: u64) -> Deviation {
-    Deviation { dialect: "variant".into(), mapping: mapping.into(), count }
+    Deviation {
+        dialect: "variant".into(),
+        mapping: mapping.into(),
+        count,
+    }
 }
 
 #[tokio::test]
@@ -70,7 +78,10 @@ async fn the_variant_fails_without_its_dialect() {
     let base = start_fake(VARIANT).await;
     let outcome = play(&base, None).await;
     assert_eq!(outcome.verdict, Verdict::Fail);
-    assert_eq!(outcome.reason.as_deref(), Some("step \"step 1\": status expected 202 but was 200"));
+    assert_eq!(
+        outcome.reason.as_deref(),
+        Some("step \"step 1\": status expected 202 but was 200")
+    );
 }
 
 #[tokio::test]
@@ -89,8 +100,19 @@ async fn the_variant_passes_through_its_dialect_with_deviations_recorded() {
 
     // The wire shows what the target really said; the judgement saw the contract form.
     let ack = &outcome.steps[2].exchanges[0];
-    assert!(ack.request.url.starts_with(&format!("{base}/api/inbox/ack/")));
-    assert_eq!(outcome.steps[1].exchanges[0].response.as_ref().unwrap().status, 200);
+    assert!(
+        ack.request
+            .url
+            .starts_with(&format!("{base}/api/inbox/ack/"))
+    );
+    assert_eq!(
+        outcome.steps[1].exchanges[0]
+            .response
+            .as_ref()
+            .unwrap()
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -121,7 +143,9 @@ async fn what_a_dialect_cannot_express_is_not_run_with_the_reason() {
     assert_eq!(outcome.verdict, Verdict::NotRun);
     assert_eq!(
         outcome.reason.as_deref(),
-        Some("dialect \"variant\" says the target uses offset paging, and this scenario follows cursors")
+        Some(
+            "dialect \"variant\" says the target uses offset paging, and this scenario follows cursors"
+        )
     );
 }
 
@@ -145,23 +169,56 @@ fn health_and_error_mappings() {
     assert_eq!(body["error"], "no such event");
     assert_eq!(body["code"], "event_not_found");
     let mappings: Vec<String> = log.deviations().into_iter().map(|d| d.mapping).collect();
-    assert_eq!(mappings, ["error body $.detail -> $.error", "error body $.kind -> $.code"]);
+    assert_eq!(
+        mappings,
+        [
+            "error body $.detail -> $.error",
+            "error body $.kind -> $.code"
+        ]
+    );
 }
 
 #[test]
 fn bad_dialect_files_say_what_to_fix() {
     let cases = [
-        ("name = \"x\"\nroute = {}\n", "2:1: unknown field `route`, expected one of `name`"),
-        ("name = \"x\"\n[routes]\n\"ack\" = \"POST /a\"\n", "route \"ack\" is malformed; write it like \"POST /api/ack/{id}\""),
-        ("name = \"x\"\n[status]\n\"POST /a\" = { ok = 202 }\n", "\"ok\" is not a status"),
-        ("name = \"x\"\n[errors]\ncode = \"$[\"\n", "in [errors]: code \"$[\" is not a JSONPath"),
-        ("name = \"x\"\n[response_fields]\n\"GET /a\" = { \"events[]\" = \"x\" }\n", "field path \"events[]\" is malformed"),
-        ("name = \"x\"\n[paging]\nstyle = \"pages\"\n", "unknown variant `pages`"),
+        (
+            "name = \"x\"\nroute = {}\n",
+            "2:1: unknown field `route`, expected one of `name`",
+        ),
+        (
+            "name = \"x\"\n[routes]\n\"ack\" = \"POST /a\"\n",
+            "route \"ack\" is malformed; write it like \"POST /api/ack/{id}\"",
+        ),
+        (
+            "name = \"x\"\n[status]\n\"POST /a\" = { ok = 202 }\n",
+            "\"ok\" is not a status",
+        ),
+        (
+            "name = \"x\"\n[errors]\ncode = \"$[\"\n",
+            "in [errors]: code \"$[\" is not a JSONPath",
+        ),
+        (
+            "name = \"x\"\n[response_fields]\n\"GET /a\" = { \"events[]\" = \"x\" }\n",
+            "field path \"events[]\" is malformed",
+        ),
+        (
+            "name = \"x\"\n[paging]\nstyle = \"pages\"\n",
+            "unknown variant `pages`",
+        ),
     ];
     for (text, expected) in cases {
         let error = format!("{:#}", parse_dialect(text).unwrap_err());
-        assert!(error.contains(expected), "expected {expected:?} in {error:?}");
+        assert!(
+            error.contains(expected),
+            "expected {expected:?} in {error:?}"
+        );
     }
-    let missing = format!("{:#}", load_dialect(std::path::Path::new("/nonexistent/d.toml")).unwrap_err());
-    assert!(missing.starts_with("reading dialect file \"/nonexistent/d.toml\""), "{missing}");
+    let missing = format!(
+        "{:#}",
+        load_dialect(std::path::Path::new("/nonexistent/d.toml")).unwrap_err()
+    );
+    assert!(
+        missing.starts_with("reading dialect file \"/nonexistent/d.toml\""),
+        "{missing}"
+    );
 }

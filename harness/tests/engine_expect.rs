@@ -36,13 +36,26 @@ fn schemas() -> Schemas {
 }
 
 /// Judges `body` (JSON) with status 200 and the given headers; returns the failed expectations.
-fn failures(lines: &str, status: u16, headers: &[(&str, &str)], body: Value) -> Vec<(String, Level)> {
+fn failures(
+    lines: &str,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: Value,
+) -> Vec<(String, Level)> {
     let mut templates = Templates::new(1, "s");
     templates.set("wanted", json!("e-1"));
     templates.set("limit", json!(3));
-    let headers: Vec<(String, String)> = headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
     let text = body.to_string();
-    let observed = Observed { status, headers: &headers, json: Some(&body), text: &text };
+    let observed = Observed {
+        status,
+        headers: &headers,
+        json: Some(&body),
+        text: &text,
+    };
     check(&expect_of(lines), &observed, &templates, &schemas())
         .into_iter()
         .map(|failure| (failure.expectation, failure.level))
@@ -50,7 +63,10 @@ fn failures(lines: &str, status: u16, headers: &[(&str, &str)], body: Value) -> 
 }
 
 fn names(lines: &str, body: Value) -> Vec<String> {
-    failures(lines, 200, &[], body).into_iter().map(|(name, _)| name).collect()
+    failures(lines, 200, &[], body)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
 }
 
 #[test]
@@ -61,56 +77,191 @@ fn json_assertions() {
     });
     let cases: &[(&str, &[&str])] = &[
         (r#"expect.json = [{ path = "$.id", exists = true }]"#, &[]),
-        (r#"expect.json = [{ path = "$.missing", exists = true }]"#, &["json $.missing exists"]),
-        (r#"expect.json = [{ path = "$.missing", exists = false }]"#, &[]),
-        (r#"expect.json = [{ path = "$.id", equals = "{{ wanted }}" }]"#, &[]),
+        (
+            r#"expect.json = [{ path = "$.missing", exists = true }]"#,
+            &["json $.missing exists"],
+        ),
+        (
+            r#"expect.json = [{ path = "$.missing", exists = false }]"#,
+            &[],
+        ),
+        (
+            r#"expect.json = [{ path = "$.id", equals = "{{ wanted }}" }]"#,
+            &[],
+        ),
         (r#"expect.json = [{ path = "$.n", equals = 5.0 }]"#, &[]),
-        (r#"expect.json = [{ path = "$.n", equals = "{{ limit }}" }]"#, &["json $.n equals"]),
-        (r#"expect.json = [{ path = "$.list", equals = [1, 2, 3] }]"#, &[]),
-        (r#"expect.json = [{ path = "$.id", not_equals = "e-2" }]"#, &[]),
-        (r#"expect.json = [{ path = "$.id", not_equals = "e-1" }]"#, &["json $.id not_equals"]),
-        (r#"expect.json = [{ path = "$.n", type = "integer" }, { path = "$.f", type = "integer" }]"#, &["json $.f type"]),
-        (r#"expect.json = [{ path = "$.none", type = "null" }, { path = "$.flag", type = "boolean" }]"#, &[]),
-        (r#"expect.json = [{ path = "$.name", matches = "^order\\." }]"#, &[]),
-        (r#"expect.json = [{ path = "$.n", matches = "5" }]"#, &["json $.n matches"]),
-        (r#"expect.json = [{ path = "$.list", length = 3 }, { path = "$.name", length = 13 }]"#, &[]),
-        (r#"expect.json = [{ path = "$.list", length = 2 }]"#, &["json $.list length"]),
-        (r#"expect.json = [{ path = "$.events[*].id", contains = "{{ wanted }}" }]"#, &[]),
+        (
+            r#"expect.json = [{ path = "$.n", equals = "{{ limit }}" }]"#,
+            &["json $.n equals"],
+        ),
+        (
+            r#"expect.json = [{ path = "$.list", equals = [1, 2, 3] }]"#,
+            &[],
+        ),
+        (
+            r#"expect.json = [{ path = "$.id", not_equals = "e-2" }]"#,
+            &[],
+        ),
+        (
+            r#"expect.json = [{ path = "$.id", not_equals = "e-1" }]"#,
+            &["json $.id not_equals"],
+        ),
+        (
+            r#"expect.json = [{ path = "$.n", type = "integer" }, { path = "$.f", type = "integer" }]"#,
+            &["json $.f type"],
+        ),
+        (
+            r#"expect.json = [{ path = "$.none", type = "null" }, { path = "$.flag", type = "boolean" }]"#,
+            &[],
+        ),
+        (
+            r#"expect.json = [{ path = "$.name", matches = "^order\\." }]"#,
+            &[],
+        ),
+        (
+            r#"expect.json = [{ path = "$.n", matches = "5" }]"#,
+            &["json $.n matches"],
+        ),
+        (
+            r#"expect.json = [{ path = "$.list", length = 3 }, { path = "$.name", length = 13 }]"#,
+            &[],
+        ),
+        (
+            r#"expect.json = [{ path = "$.list", length = 2 }]"#,
+            &["json $.list length"],
+        ),
+        (
+            r#"expect.json = [{ path = "$.events[*].id", contains = "{{ wanted }}" }]"#,
+            &[],
+        ),
         (r#"expect.json = [{ path = "$.list", contains = 2 }]"#, &[]),
-        (r#"expect.json = [{ path = "$.events[*].id", not_contains = "e-3" }]"#, &[]),
-        (r#"expect.json = [{ path = "$.events[*].id", not_contains = "e-2" }]"#, &["json $.events[*].id not_contains"]),
-        (r#"expect.json = [{ path = "$.events[*]", count = 2 }]"#, &[]),
-        (r#"expect.json = [{ path = "$.events[*]", count = 3 }]"#, &["json $.events[*] count"]),
-        (r#"expect.json = [{ path = "$.n", gt = 4, ge = 5, lt = 6, le = 5 }]"#, &[]),
-        (r#"expect.json = [{ path = "$.n", lt = "{{ limit }}" }]"#, &["json $.n lt"]),
+        (
+            r#"expect.json = [{ path = "$.events[*].id", not_contains = "e-3" }]"#,
+            &[],
+        ),
+        (
+            r#"expect.json = [{ path = "$.events[*].id", not_contains = "e-2" }]"#,
+            &["json $.events[*].id not_contains"],
+        ),
+        (
+            r#"expect.json = [{ path = "$.events[*]", count = 2 }]"#,
+            &[],
+        ),
+        (
+            r#"expect.json = [{ path = "$.events[*]", count = 3 }]"#,
+            &["json $.events[*] count"],
+        ),
+        (
+            r#"expect.json = [{ path = "$.n", gt = 4, ge = 5, lt = 6, le = 5 }]"#,
+            &[],
+        ),
+        (
+            r#"expect.json = [{ path = "$.n", lt = "{{ limit }}" }]"#,
+            &["json $.n lt"],
+        ),
         (r#"expect.json = [{ path = "$.list[*]", le = 3 }]"#, &[]),
-        (r#"expect.json = [{ path = "$.missing", gt = 0 }]"#, &["json $.missing gt"]),
+        (
+            r#"expect.json = [{ path = "$.missing", gt = 0 }]"#,
+            &["json $.missing gt"],
+        ),
     ];
     for (lines, expected) in cases {
         assert_eq!(names(lines, body.clone()), *expected, "for {lines}");
     }
 }
 
+/// Expect lines, status, headers, body, and the expectations that must fail.
+type Case = (
+    &'static str,
+    u16,
+    &'static [(&'static str, &'static str)],
+    Value,
+    &'static [&'static str],
+);
+
 #[test]
 fn status_error_schema_and_headers() {
     let error_body = json!({ "error": "already seen", "code": "duplicate_event" });
-    let cases: &[(&str, u16, &[(&str, &str)], Value, &[&str])] = &[
+    let cases: &[Case] = &[
         ("expect.status = 202", 202, &[], json!({}), &[]),
         ("expect.status = 202", 200, &[], json!({}), &["status"]),
         ("expect.status = [200, 204]", 204, &[], json!({}), &[]),
-        (r#"expect.error = "duplicate_event""#, 409, &[], error_body.clone(), &[]),
-        (r#"expect.error = "rate_limited""#, 409, &[], error_body.clone(), &["error body"]),
-        (r#"expect.error = "duplicate_event""#, 409, &[], json!({ "code": "duplicate_event" }), &["error body"]),
-        (r#"expect.schema = "Accepted""#, 202, &[], json!({ "id": "e", "status": "accepted" }), &[]),
-        (r#"expect.schema = "Accepted""#, 202, &[], json!({ "id": "", "status": "accepted" }), &["schema Accepted"]),
-        (r#"expect.schema = "Missing""#, 202, &[], json!({}), &["schema Missing"]),
-        (r#"expect.headers = { retry-after = { exists = true } }"#, 429, &[("retry-after", "3")], json!({}), &[]),
-        (r#"expect.headers = { retry-after = { exists = false } }"#, 429, &[("retry-after", "3")], json!({}), &["header retry-after exists"]),
-        (r#"expect.headers = { X-Id = { equals = "{{ wanted }}" } }"#, 200, &[("x-id", "e-1")], json!({}), &[]),
-        (r#"expect.headers = { x-id = { matches = "^[0-9]+$" } }"#, 200, &[("x-id", "e-1")], json!({}), &["header x-id matches"]),
+        (
+            r#"expect.error = "duplicate_event""#,
+            409,
+            &[],
+            error_body.clone(),
+            &[],
+        ),
+        (
+            r#"expect.error = "rate_limited""#,
+            409,
+            &[],
+            error_body.clone(),
+            &["error body"],
+        ),
+        (
+            r#"expect.error = "duplicate_event""#,
+            409,
+            &[],
+            json!({ "code": "duplicate_event" }),
+            &["error body"],
+        ),
+        (
+            r#"expect.schema = "Accepted""#,
+            202,
+            &[],
+            json!({ "id": "e", "status": "accepted" }),
+            &[],
+        ),
+        (
+            r#"expect.schema = "Accepted""#,
+            202,
+            &[],
+            json!({ "id": "", "status": "accepted" }),
+            &["schema Accepted"],
+        ),
+        (
+            r#"expect.schema = "Missing""#,
+            202,
+            &[],
+            json!({}),
+            &["schema Missing"],
+        ),
+        (
+            r#"expect.headers = { retry-after = { exists = true } }"#,
+            429,
+            &[("retry-after", "3")],
+            json!({}),
+            &[],
+        ),
+        (
+            r#"expect.headers = { retry-after = { exists = false } }"#,
+            429,
+            &[("retry-after", "3")],
+            json!({}),
+            &["header retry-after exists"],
+        ),
+        (
+            r#"expect.headers = { X-Id = { equals = "{{ wanted }}" } }"#,
+            200,
+            &[("x-id", "e-1")],
+            json!({}),
+            &[],
+        ),
+        (
+            r#"expect.headers = { x-id = { matches = "^[0-9]+$" } }"#,
+            200,
+            &[("x-id", "e-1")],
+            json!({}),
+            &["header x-id matches"],
+        ),
     ];
     for (lines, status, headers, body, expected) in cases {
-        let found: Vec<String> = failures(lines, *status, headers, body.clone()).into_iter().map(|(n, _)| n).collect();
+        let found: Vec<String> = failures(lines, *status, headers, body.clone())
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         assert_eq!(found, *expected, "for {lines}");
     }
 }
@@ -139,15 +290,45 @@ fn expect_set_counts_and_same_values() {
         panic!("expected a concurrent step");
     };
     let judge = |answers: &[(u16, Option<Value>)]| -> Vec<String> {
-        check_set(expect_set, answers, Level::Must).into_iter().map(|f| f.expectation).collect()
+        check_set(expect_set, answers, Level::Must)
+            .into_iter()
+            .map(|f| f.expectation)
+            .collect()
     };
     let conflict = |id: &str| (409, Some(json!({ "original_id": id })));
     let accepted = (202, Some(json!({ "id": "a" })));
 
-    assert!(judge(&[accepted.clone(), conflict("a"), conflict("a"), conflict("a")]).is_empty());
-    assert_eq!(judge(&[accepted.clone(), accepted.clone(), conflict("a"), conflict("a")]), ["expect_set count of 202"]);
-    assert_eq!(judge(&[accepted.clone(), conflict("a"), conflict("b"), conflict("a")]), ["expect_set same $.original_id"]);
-    assert_eq!(judge(&[accepted.clone(), conflict("a"), (500, None), conflict("a")]), ["expect_set statuses"]);
+    assert!(
+        judge(&[
+            accepted.clone(),
+            conflict("a"),
+            conflict("a"),
+            conflict("a")
+        ])
+        .is_empty()
+    );
+    assert_eq!(
+        judge(&[
+            accepted.clone(),
+            accepted.clone(),
+            conflict("a"),
+            conflict("a")
+        ]),
+        ["expect_set count of 202"]
+    );
+    assert_eq!(
+        judge(&[
+            accepted.clone(),
+            conflict("a"),
+            conflict("b"),
+            conflict("a")
+        ]),
+        ["expect_set same $.original_id"]
+    );
+    assert_eq!(
+        judge(&[accepted.clone(), conflict("a"), (500, None), conflict("a")]),
+        ["expect_set statuses"]
+    );
     assert_eq!(
         judge(&[accepted, (429, None), (429, None), conflict("a")]),
         ["expect_set count of 429"]

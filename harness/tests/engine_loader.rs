@@ -6,7 +6,8 @@ use std::path::Path;
 use harness::scenario::model::{Auth, Body, ControlAction, Generate, Level, StepAction};
 use harness::scenario::{ScenarioFilter, load_scenarios_from_str, load_spec_rules, load_suite};
 
-const HEAD: &str = "[[scenario]]\nid = \"s\"\ntitle = \"t\"\nrules = [\"ING-1\"]\nlevel = \"MUST\"\n";
+const HEAD: &str =
+    "[[scenario]]\nid = \"s\"\ntitle = \"t\"\nrules = [\"ING-1\"]\nlevel = \"MUST\"\n";
 
 /// Loads `HEAD` plus `rest` and returns the error text, which must exist.
 fn error_of(rest: &str) -> String {
@@ -71,7 +72,10 @@ fn each_mistake_is_reported_where_it_is() {
             "\n[[scenario.steps]]\nkind = \"webhook\"\nsignature = true\n",
             "x.toml:9:1: `signature = true` needs `secret`",
         ),
-        ("", "x.toml:2:6: scenario \"s\" has no steps; add [[scenario.steps]] tables"),
+        (
+            "",
+            "x.toml:2:6: scenario \"s\" has no steps; add [[scenario.steps]] tables",
+        ),
     ];
     let mismatches: Vec<String> = cases
         .iter()
@@ -103,9 +107,18 @@ fn a_good_file_becomes_the_checked_model() {
     assert_eq!(scenario.steps[0].name, "big");
     assert_eq!(request.method, "POST");
     assert_eq!(request.auth, Auth::Org("other".into()));
-    assert!(matches!(request.body, Body::Generate(Generate::Event { bytes: 262144 })));
-    assert_eq!(request.expect.status.as_ref().unwrap().check, vec![202, 413]);
-    assert!(matches!(scenario.steps[1].action, StepAction::Control(ControlAction::KillAndStart)));
+    assert!(matches!(
+        request.body,
+        Body::Generate(Generate::Event { bytes: 262144 })
+    ));
+    assert_eq!(
+        request.expect.status.as_ref().unwrap().check,
+        vec![202, 413]
+    );
+    assert!(matches!(
+        scenario.steps[1].action,
+        StepAction::Control(ControlAction::KillAndStart)
+    ));
     assert_eq!(scenario.steps[1].name, "step 2");
 }
 
@@ -113,7 +126,10 @@ fn a_good_file_becomes_the_checked_model() {
 fn a_suite_reports_duplicate_ids_across_files() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/suite");
     let error = format!("{:#}", load_suite(&dir).unwrap_err());
-    assert!(error.contains("b/two.toml:2: scenario id \"fixture-health\" is already used at"), "{error}");
+    assert!(
+        error.contains("b/two.toml:2: scenario id \"fixture-health\" is already used at"),
+        "{error}"
+    );
     assert!(error.contains("a/one.toml:2"), "{error}");
 }
 
@@ -121,9 +137,15 @@ fn a_suite_reports_duplicate_ids_across_files() {
 fn a_suite_filters_by_id_tag_and_level() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/suite/a");
     let suite = load_suite(&dir).unwrap();
-    let by_tag = ScenarioFilter { tags: vec!["ops".into()], ..ScenarioFilter::default() };
+    let by_tag = ScenarioFilter {
+        tags: vec!["ops".into()],
+        ..ScenarioFilter::default()
+    };
     assert_eq!(suite.filter(&by_tag).len(), 1);
-    let by_level = ScenarioFilter { levels: vec![Level::Should], ..ScenarioFilter::default() };
+    let by_level = ScenarioFilter {
+        levels: vec![Level::Should],
+        ..ScenarioFilter::default()
+    };
     assert_eq!(suite.filter(&by_level).len(), 0);
 }
 
@@ -134,16 +156,28 @@ fn spec_rules_are_read_with_level_and_section_and_check_the_suite() {
     let dedup = rules.iter().find(|r| r.id == "ING-9").unwrap();
     assert_eq!(dedup.level, Level::Must);
     assert_eq!(dedup.section, "5. Ingest (ING)");
-    assert!(rules.iter().any(|r| r.id == "GEN-4" && r.level == Level::Should));
+    assert!(
+        rules
+            .iter()
+            .any(|r| r.id == "GEN-4" && r.level == Level::Should)
+    );
 
-    let suite = load_suite(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/suite/a")).unwrap();
+    let suite =
+        load_suite(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/suite/a")).unwrap();
     suite.check_rules(&rules).unwrap();
     let coverage = suite.coverage(&rules);
-    let ops = coverage.rules.iter().find(|r| r.rule.id == "OPS-1").unwrap();
+    let ops = coverage
+        .rules
+        .iter()
+        .find(|r| r.rule.id == "OPS-1")
+        .unwrap();
     assert_eq!(ops.scenarios, ["fixture-health"]);
     assert!(coverage.uncovered().any(|r| r.id == "ING-9"));
 
     let unknown = harness::scenario::rules::parse_spec_rules("| OPS-1 | MUST | x |");
     let error = format!("{:#}", suite.check_rules(&unknown[..0]).unwrap_err());
-    assert!(error.contains("names rule \"OPS-1\", which docs/SPEC.md does not define"), "{error}");
+    assert!(
+        error.contains("names rule \"OPS-1\", which docs/SPEC.md does not define"),
+        "{error}"
+    );
 }

@@ -20,14 +20,20 @@ fn verify_accepts_any_matching_signature_and_rejects_tampering() {
     let body = b"{\"id\":\"e1\"}";
     let good = sign(SECRET, "e1", "100", body).unwrap();
     let header = format!("v1,AAAA {good}");
-    assert_eq!(verify(SECRET, Some("e1"), Some("100"), Some(&header), body), Ok(()));
+    assert_eq!(
+        verify(SECRET, Some("e1"), Some("100"), Some(&header), body),
+        Ok(())
+    );
 
     let tampered = verify(SECRET, Some("e1"), Some("101"), Some(&good), body);
     assert_eq!(tampered, Err(SignatureError::Mismatch(good.clone())));
     let other_body = verify(SECRET, Some("e1"), Some("100"), Some(&good), b"{}");
     assert!(matches!(other_body, Err(SignatureError::Mismatch(_))));
     let missing = verify(SECRET, Some("e1"), None, Some(&good), body);
-    assert_eq!(missing, Err(SignatureError::MissingHeader("webhook-timestamp")));
+    assert_eq!(
+        missing,
+        Err(SignatureError::MissingHeader("webhook-timestamp"))
+    );
     let bad_secret = verify("secret", Some("e1"), Some("100"), Some(&good), body);
     assert_eq!(bad_secret, Err(SignatureError::MalformedSecret));
 }
@@ -36,15 +42,32 @@ fn verify_accepts_any_matching_signature_and_rejects_tampering() {
 async fn sink_answers_as_scripted_then_200_and_records_every_delivery() {
     let sink = Sink::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let scripted = vec![
-        SinkResponse { status: 503, delay: None, retry_after: Some(3) },
-        SinkResponse { status: 410, delay: Some(Duration::from_millis(300)), retry_after: None },
+        SinkResponse {
+            status: 503,
+            delay: None,
+            retry_after: Some(3),
+        },
+        SinkResponse {
+            status: 410,
+            delay: Some(Duration::from_millis(300)),
+            retry_after: None,
+        },
     ];
     sink.script("s1", scripted);
     let client = reqwest::Client::new();
     let url = sink.url_for("s1");
-    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/sink/s1"), "{url}");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/sink/s1"),
+        "{url}"
+    );
 
-    let first = client.post(&url).header("webhook-id", "e1").body("one").send().await.unwrap();
+    let first = client
+        .post(&url)
+        .header("webhook-id", "e1")
+        .body("one")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(first.status(), 503);
     assert_eq!(first.headers()["retry-after"], "3");
     let started = std::time::Instant::now();
@@ -68,7 +91,12 @@ async fn sink_answers_as_scripted_then_200_and_records_every_delivery() {
 async fn wait_for_returns_what_arrived_when_the_timeout_passes() {
     let sink = Sink::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let url = sink.url_for("s2");
-    reqwest::Client::new().post(&url).body("only").send().await.unwrap();
+    reqwest::Client::new()
+        .post(&url)
+        .body("only")
+        .send()
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
     let deliveries = sink.wait_for("s2", 2, Duration::from_millis(200)).await;
     assert_eq!(deliveries.len(), 1);

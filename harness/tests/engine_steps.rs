@@ -66,16 +66,32 @@ async fn request_steps_capture_and_pass_with_redacted_records() {
     assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:#?}");
     assert_eq!(outcome.reason, None);
     let kinds: Vec<&str> = outcome.steps.iter().map(|s| s.kind.as_str()).collect();
-    assert_eq!(kinds, ["setup", "request", "request", "request", "request", "request"]);
+    assert_eq!(
+        kinds,
+        [
+            "setup", "request", "request", "request", "request", "request"
+        ]
+    );
     assert!(outcome.deviations.is_empty());
 
     let ingest = &outcome.steps[1].exchanges[0];
     assert_eq!(ingest.request.method, "POST");
     assert_eq!(ingest.request.url, format!("{base}/api/events"));
-    assert!(ingest.request.headers.contains(&("x-api-key".into(), "trg_[redacted]".into())));
+    assert!(
+        ingest
+            .request
+            .headers
+            .contains(&("x-api-key".into(), "trg_[redacted]".into()))
+    );
     let setup_answer = outcome.steps[0].exchanges[0].response.as_ref().unwrap();
     assert_eq!(setup_answer.status, 201);
-    assert!(setup_answer.body.as_ref().unwrap().contains("\"api_key\":\"trg_[redacted]\""));
+    assert!(
+        setup_answer
+            .body
+            .as_ref()
+            .unwrap()
+            .contains("\"api_key\":\"trg_[redacted]\"")
+    );
 }
 
 #[tokio::test]
@@ -86,10 +102,20 @@ async fn a_failed_must_fails_and_stops_while_a_failed_should_is_non_strict() {
                 [[scenario.steps]]\nname = \"never\"\nmethod = \"GET\"\npath = \"/api/inbox\"\n";
     let outcome = play(&base, &format!("{HEAD}{must}")).await;
     assert_eq!(outcome.verdict, Verdict::Fail);
-    assert_eq!(outcome.reason.as_deref(), Some("step \"wrong\": status expected 201 but was 202"));
-    assert_eq!(outcome.steps.len(), 2, "the step after a failed MUST does not run");
+    assert_eq!(
+        outcome.reason.as_deref(),
+        Some("step \"wrong\": status expected 201 but was 202")
+    );
+    assert_eq!(
+        outcome.steps.len(),
+        2,
+        "the step after a failed MUST does not run"
+    );
     let failure = &outcome.steps[1].failures[0];
-    assert_eq!((failure.expected.clone(), failure.actual.clone()), (201.into(), 202.into()));
+    assert_eq!(
+        (failure.expected.clone(), failure.actual.clone()),
+        (201.into(), 202.into())
+    );
 
     let should = "level = \"MUST\"\n[[scenario.steps]]\nmethod = \"POST\"\npath = \"/api/events\"\n\
                   json = { type = \"t\", payload = {} }\nexpect.status = 202\n\
@@ -116,7 +142,10 @@ async fn poll_repeats_until_its_expectations_hold_or_times_out() {
     let outcome = play(&base, &format!("{HEAD}{never}")).await;
     assert_eq!(outcome.verdict, Verdict::Fail);
     let expectation = &outcome.steps[1].failures[0].expectation;
-    assert!(expectation.starts_with("json $.n lt (after "), "{expectation}");
+    assert!(
+        expectation.starts_with("json $.n lt (after "),
+        "{expectation}"
+    );
 }
 
 #[tokio::test]
@@ -142,7 +171,11 @@ async fn repeat_and_concurrent_judge_the_set_of_answers() {
     );
     let outcome = play(&base, &wrong).await;
     assert_eq!(outcome.verdict, Verdict::Fail);
-    let expectations: Vec<&str> = outcome.steps[1].failures.iter().map(|f| f.expectation.as_str()).collect();
+    let expectations: Vec<&str> = outcome.steps[1]
+        .failures
+        .iter()
+        .map(|f| f.expectation.as_str())
+        .collect();
     assert_eq!(expectations, ["expect_set count of 202"]);
 }
 
@@ -183,7 +216,10 @@ async fn sink_and_webhook_steps_check_retries_signatures_and_content() {
     let outcome = play(&base, &format!("{HEAD}{WEBHOOK}")).await;
     assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:#?}");
     let deliveries = &outcome.steps[4].exchanges;
-    let statuses: Vec<u16> = deliveries.iter().map(|d| d.response.as_ref().unwrap().status).collect();
+    let statuses: Vec<u16> = deliveries
+        .iter()
+        .map(|d| d.response.as_ref().unwrap().status)
+        .collect();
     assert_eq!(statuses, [500, 200]);
 
     // Three deliveries expected, two arrive, and the spacing bound is far too long.
@@ -193,8 +229,15 @@ async fn sink_and_webhook_steps_check_retries_signatures_and_content() {
         .replace("\"50ms\"", "\"10s\"");
     let outcome = play(&base, &format!("{HEAD}{strict}")).await;
     assert_eq!(outcome.verdict, Verdict::Fail);
-    let expectations: Vec<&str> = outcome.steps[4].failures.iter().map(|f| f.expectation.as_str()).collect();
-    assert_eq!(expectations, ["webhook count", "spacing between deliveries 1 and 2"]);
+    let expectations: Vec<&str> = outcome.steps[4]
+        .failures
+        .iter()
+        .map(|f| f.expectation.as_str())
+        .collect();
+    assert_eq!(
+        expectations,
+        ["webhook count", "spacing between deliveries 1 and 2"]
+    );
 }
 
 #[tokio::test]
@@ -217,13 +260,20 @@ async fn missing_capabilities_and_control_without_a_handle_are_not_run() {
     let restart = "level = \"MUST\"\nrequires = [\"restart\"]\n[[scenario.steps]]\nkind = \"control\"\naction = \"restart\"\n";
     let outcome = play(&base, &format!("{HEAD}{restart}")).await;
     assert_eq!(outcome.verdict, Verdict::NotRun);
-    assert_eq!(outcome.reason.as_deref(), Some("target \"fake\" lacks the \"restart\" capability"));
+    assert_eq!(
+        outcome.reason.as_deref(),
+        Some("target \"fake\" lacks the \"restart\" capability")
+    );
     assert!(outcome.steps.is_empty());
 
-    let unannounced = "level = \"MUST\"\n[[scenario.steps]]\nkind = \"control\"\naction = \"restart\"\n";
+    let unannounced =
+        "level = \"MUST\"\n[[scenario.steps]]\nkind = \"control\"\naction = \"restart\"\n";
     let outcome = play(&base, &format!("{HEAD}{unannounced}")).await;
     assert_eq!(outcome.verdict, Verdict::NotRun);
-    assert_eq!(outcome.reason.as_deref(), Some("target \"fake\" has no control handle for a restart"));
+    assert_eq!(
+        outcome.reason.as_deref(),
+        Some("target \"fake\" has no control handle for a restart")
+    );
 }
 
 struct Restarter {
@@ -243,14 +293,19 @@ async fn control_restart_moves_the_run_to_the_new_base_url() {
     let second = start_fake(Variant::default()).await;
     let mut ctx = context(&first, None).await;
     ctx.capabilities.insert("restart".into());
-    ctx.control = Some(Arc::new(Restarter { new_base: second.clone() }));
+    ctx.control = Some(Arc::new(Restarter {
+        new_base: second.clone(),
+    }));
     let text = format!(
         "{HEAD}level = \"MUST\"\nrequires = [\"restart\"]\n[[scenario.steps]]\nkind = \"control\"\naction = \"kill_and_start\"\n\
          [[scenario.steps]]\nmethod = \"GET\"\npath = \"/health\"\nauth = \"none\"\nexpect.status = 200\n"
     );
     let outcome = run_scenario(&ctx, &scenarios(&text)[0]).await;
     assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:#?}");
-    assert_eq!(outcome.steps[2].exchanges[0].request.url, format!("{second}/health"));
+    assert_eq!(
+        outcome.steps[2].exchanges[0].request.url,
+        format!("{second}/health")
+    );
     assert_eq!(*ctx.base_url.read().unwrap(), second);
 }
 
@@ -266,20 +321,36 @@ async fn an_unreachable_slow_or_flooding_target_is_an_error() {
     let reason = outcome.reason.unwrap();
     let expected = format!("no answer to POST {closed}/api/keys/generate: error sending request");
     assert!(reason.starts_with(&expected), "{reason}");
-    assert!(reason.ends_with("Connection refused (os error 111)"), "{reason}");
+    assert!(
+        reason.ends_with("Connection refused (os error 111)"),
+        "{reason}"
+    );
 
     let base = start_fake(Variant::default()).await;
     let slow = "level = \"MUST\"\n[[scenario.steps]]\nmethod = \"GET\"\npath = \"/slow\"\n";
     let started = std::time::Instant::now();
     let outcome = play(&base, &format!("{HEAD}{slow}")).await;
     assert_eq!(outcome.verdict, Verdict::Error);
-    assert!(started.elapsed() < Duration::from_secs(4), "the 2 s request timeout applies");
-    assert!(outcome.reason.unwrap().starts_with(&format!("no answer to GET {base}/slow")));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the 2 s request timeout applies"
+    );
+    assert!(
+        outcome
+            .reason
+            .unwrap()
+            .starts_with(&format!("no answer to GET {base}/slow"))
+    );
 
     let huge = "level = \"MUST\"\n[[scenario.steps]]\nmethod = \"GET\"\npath = \"/huge\"\n";
     let outcome = play(&base, &format!("{HEAD}{huge}")).await;
     assert_eq!(outcome.verdict, Verdict::Error);
-    assert!(outcome.reason.unwrap().ends_with("the answer body exceeds 1048576 bytes"));
+    assert!(
+        outcome
+            .reason
+            .unwrap()
+            .ends_with("the answer body exceeds 1048576 bytes")
+    );
 }
 
 #[tokio::test]
@@ -302,7 +373,10 @@ async fn scenarios_run_in_parallel_and_come_back_in_order() {
         done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     })
     .await;
-    assert!(started.elapsed() < Duration::from_millis(1500), "six 300 ms scenarios overlap");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "six 300 ms scenarios overlap"
+    );
     let ids: Vec<&str> = outcomes.iter().map(|o| o.id.as_str()).collect();
     assert_eq!(ids, ["s0", "s1", "s2", "s3", "s4", "s5"]);
     assert_eq!(done.load(std::sync::atomic::Ordering::SeqCst), 6);

@@ -27,7 +27,10 @@ impl RouteKey {
         if !path.starts_with('/') || method.chars().any(|c| !c.is_ascii_alphabetic()) {
             anyhow::bail!("route {text:?} is malformed; write it like \"POST /api/ack/{{id}}\"");
         }
-        Ok(RouteKey { method: method.to_ascii_uppercase(), segments: split_path(path) })
+        Ok(RouteKey {
+            method: method.to_ascii_uppercase(),
+            segments: split_path(path),
+        })
     }
 
     /// The parameters of `path` when it matches this route, by segment position.
@@ -58,7 +61,11 @@ impl RouteKey {
                 false => path.push_str(segment),
             }
         }
-        if path.is_empty() { "/".to_string() } else { path }
+        if path.is_empty() {
+            "/".to_string()
+        } else {
+            path
+        }
     }
 
     fn literal_segments(&self) -> usize {
@@ -73,7 +80,10 @@ impl std::fmt::Display for RouteKey {
 }
 
 fn split_path(path: &str) -> Vec<String> {
-    path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect()
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn is_parameter(segment: &str) -> bool {
@@ -125,7 +135,9 @@ pub(crate) fn check_field_path(path: &str) -> anyhow::Result<()> {
         })
         || path.ends_with("[]");
     if bad {
-        anyhow::bail!("field path {path:?} is malformed; write names joined by '.', with '[]' after an array, such as \"events[].event_type\"");
+        anyhow::bail!(
+            "field path {path:?} is malformed; write names joined by '.', with '[]' after an array, such as \"events[].event_type\""
+        );
     }
     Ok(())
 }
@@ -167,13 +179,26 @@ impl Dialect {
             None => (path_and_query, None),
         };
         let Some((route, parameters)) = self.contract_route(method, path) else {
-            let request = WireRequest { method: method.to_string(), path: path_and_query.to_string(), route: None };
+            let request = WireRequest {
+                method: method.to_string(),
+                path: path_and_query.to_string(),
+                route: None,
+            };
             return Ok(self.map_generate_tier(request, body, log));
         };
 
-        let mut wire = WireRequest { method: method.to_string(), path: path.to_string(), route: Some(route.clone()) };
+        let mut wire = WireRequest {
+            method: method.to_string(),
+            path: path.to_string(),
+            route: Some(route.clone()),
+        };
         match self.routes.get(&route) {
-            Some(None) => return Err(format!("dialect {:?} says the target has no route {route}", self.name)),
+            Some(None) => {
+                return Err(format!(
+                    "dialect {:?} says the target has no route {route}",
+                    self.name
+                ));
+            }
             Some(Some(target)) => {
                 wire.method = target.method.clone();
                 wire.path = target.fill(&parameters);
@@ -186,7 +211,9 @@ impl Dialect {
         }
 
         let mut body = body;
-        if let (Some(fields), Some(Value::Object(map))) = (self.request_fields.get(&route), body.as_deref_mut()) {
+        if let (Some(fields), Some(Value::Object(map))) =
+            (self.request_fields.get(&route), body.as_deref_mut())
+        {
             for (contract, target) in fields {
                 if let Some(value) = map.remove(contract) {
                     map.insert(target.clone(), value);
@@ -198,13 +225,24 @@ impl Dialect {
     }
 
     /// Renames a contract tier in a key generation body to the target's tier.
-    fn map_generate_tier(&self, wire: WireRequest, body: Option<&mut Value>, log: &DeviationLog) -> WireRequest {
-        let is_generate = wire.method == "POST" && wire.path.split('?').next() == Some("/api/keys/generate");
+    fn map_generate_tier(
+        &self,
+        wire: WireRequest,
+        body: Option<&mut Value>,
+        log: &DeviationLog,
+    ) -> WireRequest {
+        let is_generate =
+            wire.method == "POST" && wire.path.split('?').next() == Some("/api/keys/generate");
         if let (true, Some(Value::Object(map))) = (is_generate, body) {
-            let target = map.get("tier").and_then(Value::as_str).and_then(|tier| self.tiers.get(tier));
+            let target = map
+                .get("tier")
+                .and_then(Value::as_str)
+                .and_then(|tier| self.tiers.get(tier));
             if let Some(target) = target.cloned() {
                 let contract = map.insert("tier".to_string(), Value::String(target.clone()));
-                let contract = contract.and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                let contract = contract
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
                 self.note(log, format!("tier {contract} -> {target}"));
             }
         }
@@ -221,7 +259,10 @@ impl Dialect {
         log: &DeviationLog,
     ) -> u16 {
         let mut contract_status = status;
-        if let Some(mapped) = route.and_then(|r| self.status.get(r)).and_then(|m| m.get(&status)) {
+        if let Some(mapped) = route
+            .and_then(|r| self.status.get(r))
+            .and_then(|m| m.get(&status))
+        {
             contract_status = *mapped;
             let route = route.expect("a status mapping implies a route");
             self.note(log, format!("status {route} {status} -> {mapped}"));
@@ -235,7 +276,10 @@ impl Dialect {
             for (target, contract) in fields {
                 let segments: Vec<&str> = target.split('.').collect();
                 if rename_at(body, &segments, contract) > 0 {
-                    self.note(log, format!("response field {route} {target} -> {contract}"));
+                    self.note(
+                        log,
+                        format!("response field {route} {target} -> {contract}"),
+                    );
                 }
             }
         }
@@ -250,7 +294,10 @@ impl Dialect {
         let Some(tier) = body.get("tier").and_then(Value::as_str) else {
             return;
         };
-        let contract = self.tiers.iter().find(|(_, target)| target.as_str() == tier);
+        let contract = self
+            .tiers
+            .iter()
+            .find(|(_, target)| target.as_str() == tier);
         if let Some((contract, target)) = contract.map(|(c, t)| (c.clone(), t.clone())) {
             body["tier"] = Value::String(contract.clone());
             self.note(log, format!("tier {target} -> {contract}"));
@@ -307,11 +354,14 @@ fn rename_at(value: &mut Value, segments: &[&str], new_name: &str) -> usize {
     }
     match first.strip_suffix("[]") {
         Some(array) => match map.get_mut(array) {
-            Some(Value::Array(items)) => {
-                items.iter_mut().map(|item| rename_at(item, rest, new_name)).sum()
-            }
+            Some(Value::Array(items)) => items
+                .iter_mut()
+                .map(|item| rename_at(item, rest, new_name))
+                .sum(),
             _ => 0,
         },
-        None => map.get_mut(*first).map_or(0, |inner| rename_at(inner, rest, new_name)),
+        None => map
+            .get_mut(*first)
+            .map_or(0, |inner| rename_at(inner, rest, new_name)),
     }
 }

@@ -103,7 +103,8 @@ pub fn load_dialect(path: &Path) -> anyhow::Result<Dialect> {
 /// Parses and checks the text of a dialect file.
 pub fn parse_dialect(source: &str) -> anyhow::Result<Dialect> {
     let file: DialectFile = toml::from_str(source).map_err(|error| {
-        let (line, column) = crate::scenario::line_column(source, error.span().map_or(0, |s| s.start));
+        let (line, column) =
+            crate::scenario::line_column(source, error.span().map_or(0, |s| s.start));
         anyhow::anyhow!("{line}:{column}: {}", error.message().trim_end_matches('.'))
     })?;
 
@@ -120,7 +121,9 @@ pub fn parse_dialect(source: &str) -> anyhow::Result<Dialect> {
         let mut map = BTreeMap::new();
         for (target, contract) in table {
             let Ok(target_status) = target.parse::<u16>() else {
-                bail!("in [status] of {route:?}: {target:?} is not a status; write it like \"200\"");
+                bail!(
+                    "in [status] of {route:?}: {target:?} is not a status; write it like \"200\""
+                );
             };
             map.insert(target_status, *contract);
         }
@@ -134,8 +137,14 @@ pub fn parse_dialect(source: &str) -> anyhow::Result<Dialect> {
         }
     }
 
-    let health = file.health.unwrap_or(HealthTable { path: None, ok_values: None });
-    let errors = file.errors.unwrap_or(ErrorsTable { message: None, code: None });
+    let health = file.health.unwrap_or(HealthTable {
+        path: None,
+        ok_values: None,
+    });
+    let errors = file.errors.unwrap_or(ErrorsTable {
+        message: None,
+        code: None,
+    });
     let compile = |field: &str, text: Option<String>| -> anyhow::Result<_> {
         text.map(|text| {
             let path = JsonPath::parse(&text).map_err(|error| {
@@ -177,7 +186,11 @@ fn keyed_by_route(
 impl Dialect {
     /// The health path the readiness wait polls (`/health` by default).
     pub fn health_path(&self) -> &str {
-        if self.health_path.is_empty() { "/health" } else { &self.health_path }
+        if self.health_path.is_empty() {
+            "/health"
+        } else {
+            &self.health_path
+        }
     }
 
     /// Whether a health answer body says the target is up: its `status` is one
@@ -211,10 +224,17 @@ impl Dialect {
     /// cursors, or `None` when it can.
     pub fn cannot_express(&self, route: &RouteKey, follows_cursor: bool) -> Option<String> {
         if let Some(None) = self.routes.get(route) {
-            return Some(format!("dialect {:?} says the target has no route {route}", self.name));
+            return Some(format!(
+                "dialect {:?} says the target has no route {route}",
+                self.name
+            ));
         }
         if follows_cursor && self.paging != Paging::Cursor {
-            let style = if self.paging == Paging::Offset { "offset" } else { "no" };
+            let style = if self.paging == Paging::Offset {
+                "offset"
+            } else {
+                "no"
+            };
             return Some(format!(
                 "dialect {:?} says the target uses {style} paging, and this scenario follows cursors",
                 self.name

@@ -62,20 +62,19 @@ pub fn check(
         level,
         check: allowed,
     }) = &expect.status
+        && !allowed.contains(&observed.status)
     {
-        if !allowed.contains(&observed.status) {
-            let expected = if allowed.len() == 1 {
-                json!(allowed[0])
-            } else {
-                json!(allowed)
-            };
-            failures.push(failure(
-                "status".into(),
-                expected,
-                json!(observed.status),
-                *level,
-            ));
-        }
+        let expected = if allowed.len() == 1 {
+            json!(allowed[0])
+        } else {
+            json!(allowed)
+        };
+        failures.push(failure(
+            "status".into(),
+            expected,
+            json!(observed.status),
+            *level,
+        ));
     }
     if let Some(Leveled { level, check: code }) = &expect.error {
         let body = observed.json;
@@ -134,10 +133,10 @@ fn check_header(check: &HeaderCheck, observed: &Observed, templates: &Templates)
     let actual = observed.header(&check.name);
     let name = &check.name;
     let shown = actual.map_or(Value::Null, |v| json!(v));
-    if let Some(exists) = check.exists {
-        if actual.is_some() != exists {
-            return Some((format!("header {name} exists"), json!(exists), shown));
-        }
+    if let Some(exists) = check.exists
+        && actual.is_some() != exists
+    {
+        return Some((format!("header {name} exists"), json!(exists), shown));
     }
     if let Some(template) = &check.equals {
         let expected = templates
@@ -147,24 +146,17 @@ fn check_header(check: &HeaderCheck, observed: &Observed, templates: &Templates)
             return Some((format!("header {name} equals"), json!(expected), shown));
         }
     }
-    if let Some(regex) = &check.matches {
-        if !actual.is_some_and(|value| regex.is_match(value)) {
-            return Some((
-                format!("header {name} matches"),
-                json!(regex.as_str()),
-                shown,
-            ));
-        }
+    if let Some(regex) = &check.matches
+        && !actual.is_some_and(|value| regex.is_match(value))
+    {
+        let expectation = format!("header {name} matches");
+        return Some((expectation, json!(regex.as_str()), shown));
     }
     None
 }
 
 /// Judges one JSONPath assertion; a body that is not JSON selects nothing.
-pub fn check_json(
-    check: &JsonCheck,
-    body: Option<&Value>,
-    templates: &Templates,
-) -> Vec<Miss> {
+pub fn check_json(check: &JsonCheck, body: Option<&Value>, templates: &Templates) -> Vec<Miss> {
     let nodes: Vec<&Value> = body
         .map(|b| check.path.path.query(b).all())
         .unwrap_or_default();

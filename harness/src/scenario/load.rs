@@ -485,7 +485,11 @@ impl<'a> FileChecker<'a> {
             .map_err(|error| {
                 // The regex crate draws a multi-line picture; its last line says what is wrong.
                 let error = error.to_string();
-                let reason = error.lines().last().unwrap_or_default().trim_start_matches("error: ");
+                let reason = error
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: ");
                 self.problem(site, text, format!("regex {text:?} is invalid: {reason}"))
             })
             .ok()
@@ -643,16 +647,12 @@ impl<'a> FileChecker<'a> {
             StatusTable::One(status) => vec![status],
             StatusTable::Many(list) => list,
         });
-        if let Some(list) = &status {
-            if list.is_empty() || list.iter().any(|s| !(100..=599).contains(s)) {
-                self.problem(
-                    site,
-                    "status",
-                    format!(
-                        "expected status {list:?} is not a list of HTTP statuses from 100 to 599"
-                    ),
-                );
-            }
+        if let Some(list) = &status
+            && (list.is_empty() || list.iter().any(|s| !(100..=599).contains(s)))
+        {
+            let message =
+                format!("expected status {list:?} is not a list of HTTP statuses from 100 to 599");
+            self.problem(site, "status", message);
         }
 
         let mut headers = Vec::new();

@@ -105,7 +105,7 @@ pub async fn run_scenarios<'a>(
 ) -> Vec<ScenarioOutcome> {
     let on_done = &on_done;
     let exclusive = |s: &Scenario| s.requires.iter().any(|c| c == "restart");
-    let play = |(index, scenario): (usize, &&'a Scenario)| play_one(ctx, index, *scenario, on_done);
+    let play = |(index, scenario): (usize, &&'a Scenario)| play_one(ctx, index, scenario, on_done);
 
     let shared = scenarios.iter().enumerate().filter(|(_, s)| !exclusive(s));
     let mut outcomes: Vec<(usize, ScenarioOutcome)> = futures::stream::iter(shared)
@@ -120,10 +120,10 @@ pub async fn run_scenarios<'a>(
     outcomes.into_iter().map(|(_, outcome)| outcome).collect()
 }
 
-async fn play_one<'a>(
+async fn play_one(
     ctx: &TargetContext,
     index: usize,
-    scenario: &'a Scenario,
+    scenario: &Scenario,
     on_done: &(impl Fn(&ScenarioOutcome) + Send + Sync),
 ) -> (usize, ScenarioOutcome) {
     let outcome = run_scenario(ctx, scenario).await;

@@ -35,7 +35,10 @@ pub struct Delivery {
 impl Delivery {
     /// The first value of header `name` (lowercase).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -64,7 +67,9 @@ impl Sink {
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .with_context(|| format!("binding the webhook sink to {:?}", bind.to_string()))?;
-        let mut address = listener.local_addr().context("reading the webhook sink's address")?;
+        let mut address = listener
+            .local_addr()
+            .context("reading the webhook sink's address")?;
         if address.ip().is_unspecified() {
             address.set_ip([127, 0, 0, 1].into());
         }
@@ -77,12 +82,17 @@ impl Sink {
             server: Mutex::new(None),
         });
 
-        let router = Router::new().route("/sink/{key}", any(receive)).with_state(sink.clone());
+        let router = Router::new()
+            .route("/sink/{key}", any(receive))
+            .with_state(sink.clone());
         let server = tokio::spawn(async move {
             let shutdown = async {
                 stopped.await.ok();
             };
-            if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+            if let Err(error) = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
                 tracing::error!(%error, "webhook sink stopped");
             }
         });
@@ -121,7 +131,10 @@ impl Sink {
     /// Every delivery received for `key` so far, oldest first.
     pub fn deliveries(&self, key: &str) -> Vec<Delivery> {
         let slots = self.slots.lock().expect("sink slots lock");
-        slots.get(key).map(|slot| slot.deliveries.clone()).unwrap_or_default()
+        slots
+            .get(key)
+            .map(|slot| slot.deliveries.clone())
+            .unwrap_or_default()
     }
 
     /// Waits until `key` has at least `count` deliveries or `timeout` passes,
@@ -164,7 +177,12 @@ async fn receive(
             method: method.to_string(),
             headers: headers
                 .iter()
-                .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
                 .collect(),
             body,
             status,
@@ -172,7 +190,11 @@ async fn receive(
         answer
     };
     sink.arrived.notify_waiters();
-    tracing::debug!(key, status = answer.as_ref().map_or(200, |a| a.status), "webhook delivery received");
+    tracing::debug!(
+        key,
+        status = answer.as_ref().map_or(200, |a| a.status),
+        "webhook delivery received"
+    );
 
     let Some(answer) = answer else {
         return StatusCode::OK.into_response();

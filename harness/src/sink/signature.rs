@@ -18,8 +18,12 @@ pub enum SignatureError {
 }
 
 fn key_of(secret: &str) -> Result<Vec<u8>, SignatureError> {
-    let encoded = secret.strip_prefix("whsec_").ok_or(SignatureError::MalformedSecret)?;
-    STANDARD.decode(encoded).map_err(|_| SignatureError::MalformedSecret)
+    let encoded = secret
+        .strip_prefix("whsec_")
+        .ok_or(SignatureError::MalformedSecret)?;
+    STANDARD
+        .decode(encoded)
+        .map_err(|_| SignatureError::MalformedSecret)
 }
 
 fn mac_of(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
@@ -33,7 +37,12 @@ fn mac_of(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
 }
 
 /// The `webhook-signature` value a sender with `secret` puts on this delivery.
-pub fn sign(secret: &str, id: &str, timestamp: &str, body: &[u8]) -> Result<String, SignatureError> {
+pub fn sign(
+    secret: &str,
+    id: &str,
+    timestamp: &str,
+    body: &[u8],
+) -> Result<String, SignatureError> {
     let key = key_of(secret)?;
     let digest = mac_of(&key, id, timestamp, body).finalize().into_bytes();
     Ok(format!("v1,{}", STANDARD.encode(digest)))
@@ -54,9 +63,16 @@ pub fn verify(
     let header = signature_header.ok_or(SignatureError::MissingHeader("webhook-signature"))?;
 
     for candidate in header.split_whitespace() {
-        let Some(encoded) = candidate.strip_prefix("v1,") else { continue };
-        let Ok(signature) = STANDARD.decode(encoded) else { continue };
-        if mac_of(&key, id, timestamp, body).verify_slice(&signature).is_ok() {
+        let Some(encoded) = candidate.strip_prefix("v1,") else {
+            continue;
+        };
+        let Ok(signature) = STANDARD.decode(encoded) else {
+            continue;
+        };
+        if mac_of(&key, id, timestamp, body)
+            .verify_slice(&signature)
+            .is_ok()
+        {
             return Ok(());
         }
     }

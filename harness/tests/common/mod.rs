@@ -66,9 +66,16 @@ pub async fn start_fake(variant: Variant) -> String {
         counter: AtomicU64::new(0),
         client: reqwest::Client::new(),
     });
-    let ack_route = if variant.inbox_ack_route { "/api/inbox/ack/{id}" } else { "/api/ack/{id}" };
+    let ack_route = if variant.inbox_ack_route {
+        "/api/inbox/ack/{id}"
+    } else {
+        "/api/ack/{id}"
+    };
     let router = Router::new()
-        .route("/health", get(|| async { axum::Json(json!({ "status": "ok" })) }))
+        .route(
+            "/health",
+            get(|| async { axum::Json(json!({ "status": "ok" })) }),
+        )
         .route("/api/keys/generate", post(generate))
         .route("/api/events", post(ingest))
         .route("/api/inbox", get(inbox))
@@ -79,28 +86,39 @@ pub async fn start_fake(variant: Variant) -> String {
         .route("/huge", get(huge))
         .route("/echo", post(echo))
         .with_state(fake);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake server");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind fake server");
     let address: SocketAddr = listener.local_addr().expect("fake server address");
     tokio::spawn(async move { axum::serve(listener, router).await.expect("fake server") });
     format!("http://{address}")
 }
 
 fn error(status: StatusCode, code: &str) -> Response {
-    (status, axum::Json(json!({ "error": format!("failed: {code}"), "code": code }))).into_response()
+    (
+        status,
+        axum::Json(json!({ "error": format!("failed: {code}"), "code": code })),
+    )
+        .into_response()
 }
 
-fn org_of(fake: &Fake, headers: &HeaderMap) -> Result<String, Response> {
+/// The organisation of the request's key, or the error code of a 401.
+fn org_of(fake: &Fake, headers: &HeaderMap) -> Result<String, &'static str> {
     let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) else {
-        return Err(error(StatusCode::UNAUTHORIZED, "missing_api_key"));
+        return Err("missing_api_key");
     };
     let inner = fake.inner.lock().unwrap();
-    inner.keys.get(key).cloned().ok_or_else(|| error(StatusCode::UNAUTHORIZED, "invalid_api_key"))
+    inner.keys.get(key).cloned().ok_or("invalid_api_key")
 }
 
 async fn generate(State(fake): State<Shared>, axum::Json(body): axum::Json<Value>) -> Response {
     let key = format!("trg_{}", uuid::Uuid::new_v4().simple());
     let org = uuid::Uuid::new_v4().to_string();
-    fake.inner.lock().unwrap().keys.insert(key.clone(), org.clone());
+    fake.inner
+        .lock()
+        .unwrap()
+        .keys
+        .insert(key.clone(), org.clone());
     let answer = json!({
         "api_key": key,
         "organization_id": org,
@@ -112,15 +130,25 @@ async fn generate(State(fake): State<Shared>, axum::Json(body): axum::Json<Value
     (StatusCode::CREATED, axum::Json(answer)).into_response()
 }
 
-async fn ingest(State(fake): State<Shared>, headers: HeaderMap, axum::Json(body): axum::Json<Value>) -> Response {
+async fn ingest(
+    State(fake): State<Shared>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
     let org = match org_of(&fake, &headers) {
         Ok(org) => org,
-        Err(response) => return response,
+        Err(code) => return error(StatusCode::UNAUTHORIZED, code),
     };
-    let dedup_id = body.get("dedup_id").and_then(Value::as_str).map(str::to_string);
+    let dedup_id = body
+        .get("dedup_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let event = {
         let mut inner = fake.inner.lock().unwrap();
-        let original = inner.events.iter().find(|e| e.org == org && e.dedup_id.is_some() && e.dedup_id == dedup_id);
+        let original = inner
+            .events
+            .iter()
+            .find(|e| e.org == org && e.dedup_id.is_some() && e.dedup_id == dedup_id);
         if let Some(original) = original {
             let answer = json!({ "error": "duplicate", "code": "duplicate_event", "original_id": original.id });
             return (StatusCode::CONFLICT, axum::Json(answer)).into_response();
@@ -138,10 +166,19 @@ async fn ingest(State(fake): State<Shared>, headers: HeaderMap, axum::Json(body)
     };
     deliver(&fake, &event);
 
-    let id_field = if fake.variant.event_id_field { "event_id" } else { "id" };
-    let mut answer = json!({ "status": "accepted", "type": event.kind, "dedup_id": event.dedup_id });
+    let id_field = if fake.variant.event_id_field {
+        "event_id"
+    } else {
+        "id"
+    };
+    let mut answer =
+        json!({ "status": "accepted", "type": event.kind, "dedup_id": event.dedup_id });
     answer[id_field] = json!(event.id);
-    let status = if fake.variant.ingest_200 { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let status = if fake.variant.ingest_200 {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
     (status, axum::Json(answer)).into_response()
 }
 
@@ -152,7 +189,9 @@ fn deliver(fake: &Shared, event: &Event) {
         return;
     };
     let client = fake.client.clone();
-    let body = serde_json::to_vec(&json!({ "id": event.id, "type": event.kind, "data": event.payload })).unwrap();
+    let body =
+        serde_json::to_vec(&json!({ "id": event.id, "type": event.kind, "data": event.payload }))
+            .unwrap();
     let id = event.id.clone();
     tokio::spawn(async move {
         for _ in 0..2 {
@@ -178,7 +217,7 @@ fn deliver(fake: &Shared, event: &Event) {
 async fn inbox(State(fake): State<Shared>, headers: HeaderMap) -> Response {
     let org = match org_of(&fake, &headers) {
         Ok(org) => org,
-        Err(response) => return response,
+        Err(code) => return error(StatusCode::UNAUTHORIZED, code),
     };
     let inner = fake.inner.lock().unwrap();
     let events: Vec<Value> = inner
@@ -193,7 +232,7 @@ async fn inbox(State(fake): State<Shared>, headers: HeaderMap) -> Response {
 async fn ack(State(fake): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let org = match org_of(&fake, &headers) {
         Ok(org) => org,
-        Err(response) => return response,
+        Err(code) => return error(StatusCode::UNAUTHORIZED, code),
     };
     let mut inner = fake.inner.lock().unwrap();
     match inner.events.iter_mut().find(|e| e.org == org && e.id == id) {
@@ -206,14 +245,22 @@ async fn ack(State(fake): State<Shared>, headers: HeaderMap, Path(id): Path<Stri
     }
 }
 
-async fn webhook_config(State(fake): State<Shared>, headers: HeaderMap, axum::Json(body): axum::Json<Value>) -> Response {
+async fn webhook_config(
+    State(fake): State<Shared>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
     let org = match org_of(&fake, &headers) {
         Ok(org) => org,
-        Err(response) => return response,
+        Err(code) => return error(StatusCode::UNAUTHORIZED, code),
     };
     let url = body["webhook_url"].as_str().unwrap_or_default().to_string();
     let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_string();
-    fake.inner.lock().unwrap().webhooks.insert(org, (url.clone(), secret.clone()));
+    fake.inner
+        .lock()
+        .unwrap()
+        .webhooks
+        .insert(org, (url.clone(), secret.clone()));
     axum::Json(json!({ "webhook_url": url, "webhook_secret": secret })).into_response()
 }
 
@@ -233,13 +280,18 @@ async fn huge() -> Response {
 }
 
 async fn echo(headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     axum::Json(json!({ "bytes": body.len(), "content_type": content_type })).into_response()
 }
 
 /// A context for `base_url` with a fresh sink, both capabilities and no control handle.
 pub async fn context(base_url: &str, dialect: Option<Dialect>) -> TargetContext {
-    let sink = Sink::start("127.0.0.1:0".parse().unwrap()).await.expect("start sink");
+    let sink = Sink::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("start sink");
     TargetContext {
         name: "fake".to_string(),
         base_url: Arc::new(RwLock::new(base_url.to_string())),
