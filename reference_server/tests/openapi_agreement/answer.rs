@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cases::{Body, Case, Fixture};
+use crate::cases::{Body, Case, Fixture, Key};
 use crate::document::{documented_response, find_operation, resolve, validate};
 use crate::server::TestServer;
 
@@ -24,6 +24,9 @@ pub async fn run_case(
         path = format!("{path}?{}", case.query);
     }
     let request_id = format!("agreement-{index}");
+    if case.key == Key::Limited {
+        fixture.drain_limited(client, server).await;
+    }
 
     let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
     let mut request = client
