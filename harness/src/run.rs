@@ -2,7 +2,6 @@
 //! scenarios and stop, then write the results and print the report.
 
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +9,8 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
 
 use crate::dialect::{Dialect, load_dialect};
 use crate::results::{
@@ -37,7 +38,7 @@ pub struct RunReport {
     pub results_path: PathBuf,
 }
 
-/// The run ended early because the user pressed Ctrl-C.
+/// The run ended early on Ctrl-C or SIGTERM; the target in hand was stopped first.
 #[derive(Debug, thiserror::Error)]
 #[error("interrupted; every target the harness started has been stopped")]
 pub struct Interrupted;
@@ -50,8 +51,6 @@ struct Shared<'a> {
     client: &'a reqwest::Client,
     schemas: &'a Arc<Schemas>,
 }
-
-type Interrupt = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Runs the conformance phase against every selected target and writes the results.
 ///
@@ -86,11 +85,7 @@ pub async fn run_conformance(
         .build()
         .context("cannot build the HTTP client")?;
 
-    let mut interrupt: Interrupt = Box::pin(async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    });
+    let interrupt = watch_for_interrupt()?;
     let mut target_results = Vec::with_capacity(targets.len());
     for target in &targets {
         let shared = Shared {
@@ -99,7 +94,7 @@ pub async fn run_conformance(
             client: &client,
             schemas: &schemas,
         };
-        let run = run_target(target, &scenarios, &shared, &mut interrupt);
+        let run = run_target(target, &scenarios, &shared, &interrupt);
         match run.await {
             Ok(result) => target_results.push(result),
             Err(interrupted) => {
@@ -223,7 +218,7 @@ async fn run_target(
     target: &PlannedTarget,
     scenarios: &[&Scenario],
     shared: &Shared<'_>,
-    interrupt: &mut Interrupt,
+    interrupt: &CancellationToken,
 ) -> Result<TargetResult, Interrupted> {
     let Shared {
         settings,
@@ -236,11 +231,13 @@ async fn run_target(
     progress.set_message("starting");
     tracing::info!(target_name = %spec.name, kind = spec.kind.name(), "starting target");
 
-    let start = RunningTarget::start(spec, target.dialect.clone(), client);
-    let started = tokio::select! {
-        started = start => started,
-        () = interrupt.as_mut() => return Err(Interrupted),
-    };
+    let started = RunningTarget::start(spec, target.dialect.clone(), client, interrupt).await;
+    if interrupt.is_cancelled() {
+        if let Ok(running) = &started {
+            running.stop().await;
+        }
+        return Err(Interrupted);
+    }
     let running = match started {
         Ok(running) => running,
         Err(failure) => {
@@ -271,7 +268,7 @@ async fn run_target(
     let run = run_scenarios(&context, scenarios, settings.parallelism, on_done);
     let outcomes = tokio::select! {
         outcomes = run => outcomes,
-        () = interrupt.as_mut() => {
+        () = interrupt.cancelled() => {
             running.stop().await;
             return Err(Interrupted);
         }
@@ -335,6 +332,27 @@ fn target_result(
         status,
         outcomes,
     )
+}
+
+/// Returns a token cancelled on the first SIGINT (Ctrl-C) or SIGTERM.
+///
+/// The handlers are installed before any target starts, so a signal that
+/// arrives while a target is starting is already caught, and the harness stops
+/// that target instead of dying with it still running.
+fn watch_for_interrupt() -> anyhow::Result<CancellationToken> {
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        tracing::info!("interrupted; stopping");
+        cancel.cancel();
+    });
+    Ok(token)
 }
 
 /// A bar per target on stderr; hidden when progress is off.

@@ -3,6 +3,12 @@
 
 mod run_support;
 
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use run_support::{Workspace, describe, start_fake_api, target, verdict};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +70,7 @@ base_url = "{api}"
         "{error}"
     );
     let pid = std::fs::read_to_string(workspace.root().join("hangs.pid")).expect("pid file");
-    let proc_entry = std::path::Path::new("/proc").join(pid.trim());
+    let proc_entry = Path::new("/proc").join(pid.trim());
     assert!(
         !proc_entry.exists(),
         "the hanging target (pid {}) was not stopped",
@@ -98,5 +104,58 @@ base_url = "{api}"
     assert_eq!(ops1["section"], "10. Health, metrics and documents (OPS)");
 
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("FAIL fake [health-live]"), "{stdout}");
+    let failure = "FAIL fake [health-live]\n    \
+                   step \"ask for liveness\": status (MUST): expected 200, got 404\n";
+    assert!(stdout.contains(failure), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_the_starting_target_and_exits_two() {
+    let workspace = Workspace::new();
+    workspace.write_targets(
+        r#"
+[[target]]
+name = "slow"
+kind = "process"
+command = ["sh", "-c", "echo $$ > slow.pid; exec sleep 30"]
+start_timeout = "60s"
+"#,
+    );
+    let harness = tokio::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["run", "--no-progress"])
+        .current_dir(workspace.root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the harness");
+
+    // The pid file appears once the target has been spawned.
+    let pid_file = workspace.root().join("slow.pid");
+    let mut waited = Duration::ZERO;
+    while !pid_file.is_file() || std::fs::read_to_string(&pid_file).expect("pid").is_empty() {
+        assert!(
+            waited < Duration::from_secs(20),
+            "the target was never spawned"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += Duration::from_millis(50);
+    }
+    let harness_pid = Pid::from_raw(harness.id().expect("harness pid") as i32);
+    kill(harness_pid, Signal::SIGINT).expect("send SIGINT");
+
+    let output = harness.wait_with_output().await.expect("harness ends");
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.ends_with("error: interrupted; every target the harness started has been stopped\n"),
+        "{stderr}"
+    );
+    let pid = std::fs::read_to_string(&pid_file).expect("pid file");
+    let proc_entry = Path::new("/proc").join(pid.trim());
+    assert!(
+        !proc_entry.exists(),
+        "the target (pid {}) outlived the harness",
+        pid.trim()
+    );
 }

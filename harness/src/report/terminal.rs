@@ -165,15 +165,18 @@ fn failures(results: &RunResults) -> String {
             if matches!(outcome.verdict, Verdict::Pass | Verdict::NotRun) {
                 continue;
             }
-            let reason = outcome.reason.as_deref().unwrap_or("no reason recorded");
-            let _ = writeln!(
-                out,
-                "{} {} [{}]: {}",
-                mark(outcome.verdict),
-                target.name,
-                outcome.id,
-                shorten(reason)
-            );
+            // The reason repeats the first failed expectation, so it is shown only
+            // when no expectation failed (an error, a step that could not run).
+            let failed_steps = outcome.steps.iter().any(|step| !step.failures.is_empty());
+            let header = format!("{} {} [{}]", mark(outcome.verdict), target.name, outcome.id);
+            match (&outcome.reason, failed_steps) {
+                (Some(reason), false) => {
+                    let _ = writeln!(out, "{header}: {}", shorten(reason));
+                }
+                _ => {
+                    let _ = writeln!(out, "{header}");
+                }
+            }
             for step in &outcome.steps {
                 for failure in &step.failures {
                     let _ = writeln!(

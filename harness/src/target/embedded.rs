@@ -57,7 +57,9 @@ fn reference_spec(workspace_root: &Path, binary: &Path) -> TargetSpec {
         name: "reference".to_string(),
         kind: TargetKind::Process(ProcessSpec {
             command,
-            env: BTreeMap::new(),
+            // Set explicitly so the harness's own RUST_LOG does not silence the
+            // lifecycle lines kept in the results.
+            env: BTreeMap::from([("RUST_LOG".to_string(), "info".to_string())]),
             cwd: workspace_root.to_path_buf(),
         }),
         dialect: None,

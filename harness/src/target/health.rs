@@ -91,6 +91,8 @@ pub enum NotReady {
     Launch(String),
     /// The process ended; the text says with what status.
     Exited(String),
+    /// The run was interrupted while the target started.
+    Cancelled,
     /// The health check kept failing for the whole start timeout.
     Timeout {
         timeout: Duration,
@@ -102,6 +104,7 @@ impl std::fmt::Display for NotReady {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             NotReady::Launch(why) => f.write_str(why),
+            NotReady::Cancelled => f.write_str("the run was interrupted while the target started"),
             NotReady::Exited(how) => write!(f, "the process exited before it was healthy ({how})"),
             NotReady::Timeout {
                 timeout,

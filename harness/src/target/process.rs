@@ -12,6 +12,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 
 use super::health::{HealthCheck, NotReady};
 use super::log_buffer::LogBuffer;
@@ -90,9 +91,11 @@ impl ProcessTarget {
         spec: &ProcessSpec,
         health: HealthCheck,
         start_timeout: Duration,
-        client: reqwest::Client,
+        client: &reqwest::Client,
+        cancel: &CancellationToken,
     ) -> Result<Arc<Self>, StartFailure> {
         let logs = LogBuffer::default();
+        let client = client.clone();
         let target = match Self::prepare(name, spec, health, start_timeout, client, logs.clone()) {
             Ok(target) => Arc::new(target),
             Err(error) => {
@@ -102,7 +105,11 @@ impl ProcessTarget {
                 ));
             }
         };
-        match target.spawn_and_wait().await {
+        let started = tokio::select! {
+            started = target.spawn_and_wait() => started,
+            () = cancel.cancelled() => Err(NotReady::Cancelled),
+        };
+        match started {
             Ok(()) => Ok(target),
             Err(not_ready) => {
                 target.stop().await;

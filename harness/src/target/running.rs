@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use super::container::NOT_BUILT;
 use super::health::{HealthCheck, NotReady};
 use super::log_buffer::{LOG_EXCERPT_LINES, LogBuffer};
@@ -26,7 +28,9 @@ impl StartFailure {
     pub(crate) fn new(not_ready: NotReady, logs: &LogBuffer) -> Self {
         let status = match not_ready {
             NotReady::Timeout { .. } => TargetStatus::StartTimeout,
-            NotReady::Launch(_) | NotReady::Exited(_) => TargetStatus::FailedToStart,
+            NotReady::Launch(_) | NotReady::Exited(_) | NotReady::Cancelled => {
+                TargetStatus::FailedToStart
+            }
         };
         StartFailure {
             status,
@@ -46,30 +50,32 @@ pub enum RunningTarget {
 
 impl RunningTarget {
     /// Starts (or reaches) the target and waits until it is healthy.
+    ///
+    /// Cancelling `cancel` abandons the wait; a process is stopped before this
+    /// returns, so nothing the harness spawned outlives an interrupted run.
     pub async fn start(
         spec: &TargetSpec,
         dialect: Option<Arc<Dialect>>,
         client: &reqwest::Client,
+        cancel: &CancellationToken,
     ) -> Result<RunningTarget, StartFailure> {
         let health = HealthCheck::new(spec.health.as_deref(), dialect);
         match &spec.kind {
             TargetKind::Process(process) => {
-                let started = ProcessTarget::start(
-                    &spec.name,
-                    process,
-                    health,
-                    spec.start_timeout,
-                    client.clone(),
-                )
-                .await?;
+                let timeout = spec.start_timeout;
+                let start =
+                    ProcessTarget::start(&spec.name, process, health, timeout, client, cancel);
+                let started = start.await?;
                 Ok(RunningTarget::Process(started))
             }
             TargetKind::Url(url) => {
                 let never_exits = || None;
-                health
-                    .wait(client, &url.base_url, spec.start_timeout, never_exits)
-                    .await
-                    .map_err(|not_ready| StartFailure::new(not_ready, &LogBuffer::default()))?;
+                let wait = health.wait(client, &url.base_url, spec.start_timeout, never_exits);
+                let ready = tokio::select! {
+                    ready = wait => ready,
+                    () = cancel.cancelled() => Err(NotReady::Cancelled),
+                };
+                ready.map_err(|not_ready| StartFailure::new(not_ready, &LogBuffer::default()))?;
                 Ok(RunningTarget::Url {
                     base_url: url.base_url.clone(),
                 })

@@ -1,6 +1,9 @@
 //! Shared pieces of the `run_*` tests: a throwaway workspace holding the fixture
 //! scenarios, a small fake API server, and running the harness binary.
 
+// Each test binary includes this module and uses only part of it.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

@@ -1,0 +1,69 @@
+//! The default run: no targets file, so the harness starts the workspace's own
+//! reference server as a process target and measures it.
+//!
+//! The test uses the debug `reference-server` binary beside the harness binary
+//! (both live in cargo's target directory) and builds it with cargo first, which
+//! is quick when it is already up to date.
+
+mod run_support;
+
+use std::path::Path;
+
+use run_support::{Workspace, describe, target, verdict};
+
+/// Builds the reference server into the same target directory as the harness.
+fn build_reference_server() {
+    let workspace_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let status = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "-p",
+            "reference_server",
+            "--bin",
+            "reference-server",
+        ])
+        .current_dir(workspace_root)
+        .status()
+        .expect("run cargo");
+    assert!(
+        status.success(),
+        "building the reference server failed: {status}"
+    );
+
+    let beside_harness =
+        Path::new(env!("CARGO_BIN_EXE_harness")).with_file_name("reference-server");
+    assert!(
+        beside_harness.is_file(),
+        "{} was not built",
+        beside_harness.display()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_server_is_the_default_target() {
+    build_reference_server();
+    let workspace = Workspace::new();
+
+    let output = workspace.harness(&["run", "--no-progress"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+
+    let results = workspace.results();
+    let reference = target(&results, "reference");
+    assert_eq!(reference["kind"], "process");
+    assert_eq!(reference["status"], "started");
+    assert_eq!(reference["verdict"], "pass");
+    let base_url = reference["base_url"].as_str().expect("a base URL");
+    assert!(base_url.starts_with("http://127.0.0.1:"), "{base_url}");
+    for id in ["health-ok", "health-live", "restart-keeps-health"] {
+        assert_eq!(verdict(&results, "reference", id), "pass", "scenario {id}");
+    }
+
+    // The restart scenario started the server a second time on the same port,
+    // and both starts left their lines in the captured log.
+    let log = reference["log_excerpt"].as_array().expect("log lines");
+    let listening = log
+        .iter()
+        .filter(|line| line.as_str().is_some_and(|l| l.contains("listening")));
+    assert_eq!(listening.count(), 2, "{log:?}");
+}
