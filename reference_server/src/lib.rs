@@ -10,7 +10,8 @@
 //! its size limit. Ingest checks [`rate_limit`], then queues the event on the
 //! [`store::group_commit`] writer, which stores batches through the
 //! [`store::Store`] trait ([`store::sqlite`] today) and answers each waiter
-//! after the commit. Every failure is an [`error::ApiError`], which renders
+//! after the commit. The [`delivery`] worker claims due events from the
+//! same store and sends signed webhooks. Every failure is an [`error::ApiError`], which renders
 //! the JSON error body of SPEC section 12. [`serve`] ties it together with
 //! graceful shutdown; `main.rs` only parses [`config`] and installs logging.
 
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod body;
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod middleware;
 pub mod rate_limit;
@@ -32,6 +34,8 @@ use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::{Config, ConfigError};
+use crate::delivery::schedule::RetrySchedule;
+use crate::delivery::{DeliverySettings, DeliveryWaker, DeliveryWorker};
 use crate::rate_limit::IngestLimiter;
 use crate::store::group_commit::{GroupCommitWriter, GroupCommitter};
 use crate::store::sqlite::SqliteStore;
@@ -56,22 +60,38 @@ pub enum ServeError {
     Storage(#[from] StoreError),
     #[error("the listener failed")]
     Io(#[from] std::io::Error),
+    #[error("could not build the webhook client")]
+    Delivery(#[from] reqwest::Error),
 }
 
-/// A running storage stack: the state for handlers and the writer task that
-/// must be drained on shutdown.
+/// A running storage stack: the state for handlers, the writer task that
+/// must be drained on shutdown, and the delivery worker unless disabled.
 pub struct Running {
     pub state: AppState,
     pub writer: GroupCommitWriter,
+    pub delivery: Option<DeliveryWorker>,
 }
 
 impl Running {
     /// Opens the storage named by `config` and starts the group-commit
-    /// writer over it.
+    /// writer and the delivery worker over it.
     pub async fn start(config: Config) -> Result<Self, ServeError> {
         config::check_database_url(&config.database_url)?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.database_url).await?);
-        let (committer, writer) = GroupCommitter::start(store.clone(), config.max_batch);
+        let waker = DeliveryWaker::default();
+        let (committer, writer) =
+            GroupCommitter::start(store.clone(), config.max_batch, waker.clone());
+
+        let delivery = if config.delivery_enabled {
+            let settings = DeliverySettings {
+                schedule: RetrySchedule::new(config.webhook_retry_schedule.clone()),
+                timeout: config.webhook_timeout,
+            };
+            Some(DeliveryWorker::start(store.clone(), settings, waker)?)
+        } else {
+            tracing::info!("webhook delivery is disabled");
+            None
+        };
 
         let state = AppState {
             store,
@@ -80,13 +100,21 @@ impl Running {
             config: Arc::new(config),
             metrics: api::metrics::handle(),
         };
-        Ok(Running { state, writer })
+        Ok(Running {
+            state,
+            writer,
+            delivery,
+        })
     }
 
-    /// Stores every queued ingest and closes the storage.
+    /// Finishes the delivery attempts in flight, stores every queued
+    /// ingest and closes the storage.
     pub async fn stop(self) {
         let store = self.state.store.clone();
         drop(self.state);
+        if let Some(delivery) = self.delivery {
+            delivery.shutdown().await;
+        }
         self.writer.shutdown().await;
         store.close().await;
     }

@@ -725,13 +725,23 @@ async fn ack_4_acknowledging_cancels_a_scheduled_delivery() {
     let app = TestApp::start().await;
     let key = app.key("free").await;
     let body = json!({ "webhook_url": "http://127.0.0.1:9/hook" });
-    app.check(Call::post("/api/webhook/config").key(&key).json(&body), 200, None).await;
+    app.check(
+        Call::post("/api/webhook/config").key(&key).json(&body),
+        200,
+        None,
+    )
+    .await;
     let id = app.ingest(&key, &event("t")).await;
 
-    let stored = app.check(Call::get(format!("/api/events/{id}")).key(&key), 200, None).await;
+    let stored = app
+        .check(Call::get(format!("/api/events/{id}")).key(&key), 200, None)
+        .await;
     assert_eq!(stored.body["next_attempt_at"], stored.body["created_at"]);
-    app.check(Call::post(format!("/api/ack/{id}")).key(&key), 200, None).await;
-    let stored = app.check(Call::get(format!("/api/events/{id}")).key(&key), 200, None).await;
+    app.check(Call::post(format!("/api/ack/{id}")).key(&key), 200, None)
+        .await;
+    let stored = app
+        .check(Call::get(format!("/api/events/{id}")).key(&key), 200, None)
+        .await;
     assert_eq!(stored.body["status"], "delivered");
     assert_eq!(stored.body["next_attempt_at"], Value::Null);
 }

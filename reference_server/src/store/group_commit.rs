@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{InsertOutcome, NewEvent, Store, StoreError};
 use crate::clock;
+use crate::delivery::DeliveryWaker;
 
 /// How many ingests may wait for the writer before new ones are refused
 /// as overload rather than queued without bound.
@@ -52,11 +53,17 @@ pub struct GroupCommitWriter {
 
 impl GroupCommitter {
     /// Starts the writer task over `store`, storing up to `max_batch`
-    /// waiting events per transaction.
-    pub fn start(store: Arc<dyn Store>, max_batch: usize) -> (Self, GroupCommitWriter) {
+    /// waiting events per transaction and waking delivery after a batch
+    /// that scheduled any.
+    pub fn start(
+        store: Arc<dyn Store>,
+        max_batch: usize,
+        waker: DeliveryWaker,
+    ) -> (Self, GroupCommitWriter) {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(write_batches(store, receiver, max_batch, stop.clone()));
+        let writer = write_batches(store, receiver, max_batch, waker, stop.clone());
+        let task = tokio::spawn(writer);
         (GroupCommitter { sender }, GroupCommitWriter { stop, task })
     }
 
@@ -94,6 +101,7 @@ async fn write_batches(
     store: Arc<dyn Store>,
     mut receiver: mpsc::Receiver<(IngestRequest, Waiter)>,
     max_batch: usize,
+    waker: DeliveryWaker,
     stop: CancellationToken,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
@@ -110,14 +118,18 @@ async fn write_batches(
         if received == 0 {
             break;
         }
-        commit_batch(store.as_ref(), &mut batch).await;
+        commit_batch(store.as_ref(), &mut batch, &waker).await;
     }
     tracing::debug!("group-commit writer drained");
 }
 
 /// Stores one batch and answers each waiter; a failed transaction fails
 /// every event of the batch, none of which was stored.
-async fn commit_batch(store: &dyn Store, batch: &mut Vec<(IngestRequest, Waiter)>) {
+async fn commit_batch(
+    store: &dyn Store,
+    batch: &mut Vec<(IngestRequest, Waiter)>,
+    waker: &DeliveryWaker,
+) {
     let now = clock::now_millis();
     let (requests, waiters): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
     let events: Vec<NewEvent> = requests
@@ -135,6 +147,12 @@ async fn commit_batch(store: &dyn Store, batch: &mut Vec<(IngestRequest, Waiter)
 
     match store.events_insert(&events).await {
         Ok(outcomes) => {
+            let scheduled = outcomes.iter().any(|outcome| {
+                matches!(outcome, InsertOutcome::Accepted(event) if event.next_attempt_at.is_some())
+            });
+            if scheduled {
+                waker.wake();
+            }
             for (waiter, outcome) in waiters.into_iter().zip(outcomes) {
                 // A waiter that has gone away (client disconnected or timed
                 // out) no longer needs the answer; its event is stored anyway.

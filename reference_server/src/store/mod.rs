@@ -165,6 +165,43 @@ pub enum InsertOutcome {
     Duplicate { original_id: String },
 }
 
+/// An event claimed for one delivery attempt, with its organisation's
+/// webhook target as it stands at the claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub event: Event,
+    pub webhook_url: String,
+    /// The `whsec_` secret; every organisation with a URL has one.
+    pub webhook_secret: String,
+}
+
+/// Which due events one claim may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequest {
+    /// Events due at or before this time (Unix milliseconds) are taken.
+    pub now: i64,
+    /// Claimed events are due again at this time, so an attempt lost to a
+    /// crash is retried once the lease runs out (DLV-12).
+    pub lease_until: i64,
+    /// The most events to take.
+    pub limit: u32,
+    /// The most events to take for any one organisation.
+    pub per_organization: u32,
+    /// Organisations to skip, such as those at their concurrency limit.
+    pub excluded_organizations: Vec<String>,
+}
+
+/// The result of one delivery attempt, as stored on the event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// `delivered`, `failed` (another attempt is due) or `dead_letter`.
+    pub status: EventStatus,
+    pub last_error: Option<String>,
+    pub last_response_status: Option<i64>,
+    pub next_attempt_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+}
+
 /// The storage behind the API. Every method is one transaction, so a
 /// method that returns `Ok` has committed durably.
 #[async_trait]
@@ -226,6 +263,18 @@ pub trait Store: Send + Sync + 'static {
         event_id: &str,
         now: i64,
     ) -> Result<Option<Event>, StoreError>;
+
+    /// Takes due deliveries and leases them. Due events whose organisation
+    /// no longer has a webhook URL are unscheduled instead.
+    async fn deliveries_claim(&self, claim: &ClaimRequest) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Stores the result of an attempt and counts it, unless the event was
+    /// acknowledged meanwhile: an acknowledgement always wins (ACK-4).
+    async fn delivery_record(
+        &self,
+        event_id: &str,
+        record: &DeliveryRecord,
+    ) -> Result<(), StoreError>;
 
     /// Checks that the storage answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -12,8 +12,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    DEDUP_WINDOW_MS, Event, EventStatus, InsertOutcome, NewEvent, Organization, StatusFilter,
-    Store, StoreError, WebhookConfig,
+    ClaimRequest, DEDUP_WINDOW_MS, Delivery, DeliveryRecord, Event, EventStatus, InsertOutcome,
+    NewEvent, Organization, StatusFilter, Store, StoreError, WebhookConfig,
 };
 use crate::tier::Tier;
 
@@ -301,6 +301,81 @@ impl Store for SqliteStore {
         .fetch_optional(&self.writer)
         .await?;
         row.as_ref().map(event_from_row).transpose()
+    }
+
+    async fn deliveries_claim(&self, claim: &ClaimRequest) -> Result<Vec<Delivery>, StoreError> {
+        let mut transaction = self.writer.begin().await?;
+        let excluded = serde_json::to_string(&claim.excluded_organizations)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+
+        // Scheduled events of organisations without a URL any more have
+        // nowhere to go; they stay in the inbox for pulling.
+        sqlx::query(
+            "UPDATE events SET next_attempt_at = NULL \
+             WHERE next_attempt_at <= ? AND status IN ('pending', 'failed') \
+               AND organization_id IN (SELECT id FROM organizations WHERE webhook_url IS NULL)",
+        )
+        .bind(claim.now)
+        .execute(&mut *transaction)
+        .await?;
+
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS}, webhook_url, webhook_secret FROM ( \
+                 SELECT e.*, o.webhook_url, o.webhook_secret, ROW_NUMBER() OVER ( \
+                     PARTITION BY e.organization_id ORDER BY e.next_attempt_at, e.seq \
+                 ) AS position \
+                 FROM events e JOIN organizations o ON o.id = e.organization_id \
+                 WHERE e.next_attempt_at <= ? AND e.status IN ('pending', 'failed') \
+                   AND o.webhook_url IS NOT NULL AND o.webhook_secret IS NOT NULL \
+                   AND e.organization_id NOT IN (SELECT value FROM json_each(?)) \
+             ) WHERE position <= ? ORDER BY next_attempt_at, seq LIMIT ?"
+        ))
+        .bind(claim.now)
+        .bind(&excluded)
+        .bind(i64::from(claim.per_organization))
+        .bind(i64::from(claim.limit))
+        .fetch_all(&mut *transaction)
+        .await?;
+
+        let mut deliveries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let event = event_from_row(row)?;
+            sqlx::query("UPDATE events SET next_attempt_at = ? WHERE seq = ?")
+                .bind(claim.lease_until)
+                .bind(event.seq)
+                .execute(&mut *transaction)
+                .await?;
+            deliveries.push(Delivery {
+                event,
+                webhook_url: row.try_get("webhook_url")?,
+                webhook_secret: row.try_get("webhook_secret")?,
+            });
+        }
+        transaction.commit().await?;
+        Ok(deliveries)
+    }
+
+    async fn delivery_record(
+        &self,
+        event_id: &str,
+        record: &DeliveryRecord,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE events \
+             SET status = ?, attempts = attempts + 1, last_error = ?, \
+                 last_response_status = ?, next_attempt_at = ?, \
+                 delivered_at = COALESCE(delivered_at, ?) \
+             WHERE id = ? AND status <> 'delivered'",
+        )
+        .bind(record.status.as_str())
+        .bind(&record.last_error)
+        .bind(record.last_response_status)
+        .bind(record.next_attempt_at)
+        .bind(record.delivered_at)
+        .bind(event_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -4,6 +4,8 @@
 // Each test crate uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
@@ -17,7 +19,8 @@ use tower::ServiceExt;
 pub struct TestApp {
     pub app: Router,
     pub running: Option<Running>,
-    _directory: TempDir,
+    database_url: String,
+    directory: TempDir,
 }
 
 /// One answer, with the body parsed as JSON.
@@ -82,25 +85,48 @@ impl Call {
 }
 
 impl TestApp {
+    /// Starts a server without webhook delivery, so event states change
+    /// only through the API under test.
     pub async fn start() -> Self {
-        Self::start_with(|_| {}).await
+        Self::start_with(|config| config.delivery_enabled = false).await
     }
 
     /// Starts a server whose default configuration `adjust` may change.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let directory = tempfile::tempdir().expect("temporary directory");
-        let url = format!(
-            "sqlite://{}",
-            directory.path().join("triggers.db").display()
-        );
-        let mut config = Config::new(url);
-        adjust(&mut config);
+        let path = directory.path().join("triggers.db");
+        let url = format!("sqlite://{}", path.display());
+        Self::start_in(directory, url, adjust).await
+    }
 
+    async fn start_in(
+        directory: TempDir,
+        database_url: String,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config = Config::new(database_url.clone());
+        adjust(&mut config);
         let running = Running::start(config).await.expect("server starts");
         TestApp {
             app: router(running.state.clone()),
             running: Some(running),
-            _directory: directory,
+            database_url,
+            directory,
+        }
+    }
+
+    /// Stops this server cleanly and starts another on the same database.
+    pub async fn restart_with(mut self, adjust: impl FnOnce(&mut Config)) -> Self {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+        Self::start_in(self.directory, self.database_url, adjust).await
+    }
+
+    /// Stops the server cleanly.
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
         }
     }
 
@@ -193,6 +219,39 @@ impl TestApp {
         let call = Call::post("/api/events").key(key).json(body);
         let answer = self.check(call, 202, None).await;
         answer.body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// The stored event `id`.
+    pub async fn event(&self, key: &str, id: &str) -> Value {
+        let call = Call::get(format!("/api/events/{id}")).key(key);
+        self.check(call, 200, None).await.body
+    }
+
+    /// Polls the event until `done` holds for it, for at most ten seconds.
+    pub async fn wait_for(&self, key: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let event = self.event(key, id).await;
+            if done(&event) {
+                return event;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "event never got there: {event}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Points the key's organisation at `url` and answers the secret.
+    pub async fn configure_webhook(&self, key: &str, url: &str) -> String {
+        let body = json!({ "webhook_url": url });
+        let call = Call::post("/api/webhook/config").key(key).json(&body);
+        let answer = self.check(call, 200, None).await;
+        answer.body["webhook_secret"]
+            .as_str()
+            .expect("secret")
+            .to_owned()
     }
 
     /// Every event of `status`, following cursors to the end.
