@@ -42,6 +42,9 @@ pub struct Case {
     pub query: &'static str,
     pub body: Body,
     pub expect: Vec<(&'static str, Value)>,
+    /// Whether the request carries `X-Request-ID`; without one the server
+    /// must generate it (GEN-4).
+    pub sends_request_id: bool,
 }
 
 fn case(operation: &'static str, status: u16) -> Case {
@@ -53,6 +56,7 @@ fn case(operation: &'static str, status: u16) -> Case {
         query: "",
         body: Body::Empty,
         expect: Vec::new(),
+        sends_request_id: true,
     }
 }
 
@@ -82,6 +86,11 @@ impl Case {
             content_type,
             bytes: bytes.into(),
         };
+        self
+    }
+
+    fn without_request_id(mut self) -> Self {
+        self.sends_request_id = false;
         self
     }
 
@@ -259,6 +268,13 @@ pub fn cases(fixture: &Fixture) -> Vec<Case> {
             .error("event_not_found", None),
         case("eventsAcknowledge", 401).id(stored).key(Key::Absent),
         case("healthShow", 200).key(Key::Absent),
+        case("healthShow", 200)
+            .key(Key::Absent)
+            .without_request_id(),
+        case("eventsShow", 404)
+            .id(unknown)
+            .without_request_id()
+            .error("event_not_found", None),
         case("healthLive", 200).key(Key::Absent),
         case("healthReady", 200).key(Key::Absent),
         case("metricsScrape", 200).key(Key::Absent),
