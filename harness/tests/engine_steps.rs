@@ -254,6 +254,61 @@ async fn sleep_waits_and_generated_bodies_have_exact_sizes() {
     assert!(outcome.duration_ms >= 150);
 }
 
+/// A server that reads only the request head, answers, and closes the
+/// connection: key generation gets 201, everything else 413.
+async fn start_early_closer() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).await.unwrap_or(0) == 1
+                {
+                    head.push(byte[0]);
+                }
+                let (status, body) = match head.starts_with(b"POST /api/keys/generate ") {
+                    true => (
+                        "201 Created",
+                        r#"{"api_key":"trg_x","organization_id":"o"}"#,
+                    ),
+                    false => (
+                        "413 Payload Too Large",
+                        r#"{"error":"too large","code":"payload_too_large"}"#,
+                    ),
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                stream.write_all(answer.as_bytes()).await.ok();
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn an_early_answer_to_a_huge_body_is_judged_not_a_broken_pipe() {
+    let base = start_early_closer().await;
+    let text = "level = \"MUST\"\n[[scenario.steps]]\nmethod = \"POST\"\npath = \"/api/events\"\n\
+                generate = { kind = \"filler\", bytes = 16777216 }\nexpect.status = 413\n\
+                expect.error = \"payload_too_large\"\n";
+    let outcome = play(&base, &format!("{HEAD}{text}")).await;
+    assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:#?}");
+    let request = &outcome.steps[1].exchanges[0].request;
+    assert!(
+        request
+            .body
+            .as_ref()
+            .unwrap()
+            .ends_with("... (16777216 bytes in all)")
+    );
+}
+
 #[tokio::test]
 async fn missing_capabilities_and_control_without_a_handle_are_not_run() {
     let base = start_fake(Variant::default()).await;

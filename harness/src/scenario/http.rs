@@ -8,10 +8,17 @@ use serde_json::Value;
 use super::generate::generate_body;
 use super::model::{Auth, Body, RequestSpec};
 use super::outcome::{Exchange, RequestRecord, ResponseRecord, excerpt, redact};
+use super::raw_http::send_raw;
 use super::runner::{ScenarioRun, StepError};
 
 /// The largest answer body read; a bigger one is treated as a misbehaving target.
 pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// Requests with a body larger than this go through [`send_raw`] on a
+/// connection of their own: a target may answer them early (413) and close
+/// the connection before reading the body, which the pooled client reports as
+/// a broken pipe instead of the answer.
+const RAW_AFTER_BYTES: usize = 64 * 1024;
 
 /// A rendered request in contract form, ready to be sent any number of times.
 #[derive(Debug, Clone)]
@@ -112,29 +119,18 @@ pub(crate) async fn execute(
 
     let base = run.ctx.base_url.read().expect("base url lock").clone();
     let url = format!("{}{}", base.trim_end_matches('/'), wire.path);
-    let method = reqwest::Method::from_bytes(wire.method.as_bytes())
-        .map_err(|_| StepError::Scenario(format!("method {:?} is not valid", wire.method)))?;
-    let mut request = run
-        .ctx
-        .client
-        .request(method, &url)
-        .timeout(run.ctx.request_timeout);
-    let mut recorded_headers = Vec::new();
+    let mut headers: Vec<(String, String)> = Vec::new();
     if let Some(key) = &prepared.api_key {
-        request = request.header("x-api-key", key);
-        recorded_headers.push(("x-api-key".to_string(), redact(key)));
+        headers.push(("x-api-key".to_string(), key.clone()));
     }
-    for (name, value) in &prepared.headers {
-        request = request.header(name, value);
-        recorded_headers.push((name.clone(), redact(value)));
-    }
-    if let Some(bytes) = &body_bytes {
-        request = request.body(bytes.clone());
-    }
+    headers.extend(prepared.headers.iter().cloned());
     let request_record = RequestRecord {
         method: wire.method.clone(),
         url: url.clone(),
-        headers: recorded_headers,
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.clone(), redact(v)))
+            .collect(),
         body: body_bytes
             .as_ref()
             .map(|b| redact(&excerpt(&String::from_utf8_lossy(b)))),
@@ -145,34 +141,29 @@ pub(crate) async fn execute(
         request: format!("{} {url}", wire.method),
         cause,
     };
-    let mut response = request
-        .send()
-        .await
-        .map_err(|e| transport(error_chain(&e)))?;
-    let wire_status = response.status().as_u16();
-    let headers: Vec<(String, String)> = response
-        .headers()
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| transport(error_chain(&e)))?
-    {
-        if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(transport(format!(
-                "the answer body exceeds {MAX_ANSWER_BYTES} bytes"
-            )));
+    let large = body_bytes
+        .as_ref()
+        .is_some_and(|b| b.len() > RAW_AFTER_BYTES);
+    let (wire_status, answer_headers, bytes) = match url::Url::parse(&url) {
+        Ok(parsed) if large && parsed.scheme() == "http" => {
+            let body = body_bytes.as_deref().unwrap_or_default();
+            let timeout = run.ctx.request_timeout;
+            let raw = send_raw(
+                &parsed,
+                &wire.method,
+                &headers,
+                body,
+                timeout,
+                MAX_ANSWER_BYTES,
+            );
+            let answer = raw.await.map_err(transport)?;
+            (answer.status, answer.headers, answer.body)
         }
-        bytes.extend_from_slice(&chunk);
-    }
+        _ => send_pooled(run, &wire.method, &url, &headers, body_bytes)
+            .await
+            .map_err(transport)?,
+    };
+    let headers = answer_headers;
     let elapsed_ms = started.elapsed().as_millis() as u64;
     tracing::debug!(
         status = wire_status,
@@ -208,6 +199,50 @@ pub(crate) async fn execute(
         text,
         exchange,
     })
+}
+
+/// Sends a request with the shared client; returns status, lowercase headers and body.
+async fn send_pooled(
+    run: &ScenarioRun<'_>,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Option<Vec<u8>>,
+) -> Result<(u16, Vec<(String, String)>, Vec<u8>), String> {
+    let method = reqwest::Method::from_bytes(method.as_bytes())
+        .map_err(|_| format!("method {method:?} is not valid"))?;
+    let mut request = run
+        .ctx
+        .client
+        .request(method, url)
+        .timeout(run.ctx.request_timeout);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    if let Some(body) = body {
+        request = request.body(body);
+    }
+
+    let mut response = request.send().await.map_err(|e| error_chain(&e))?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| error_chain(&e))? {
+        if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(format!("the answer body exceeds {MAX_ANSWER_BYTES} bytes"));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok((status, headers, bytes))
 }
 
 /// The error and its causes on one line, since reqwest's top message is vague.

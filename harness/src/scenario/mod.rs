@@ -11,6 +11,7 @@ mod http;
 mod load;
 pub mod model;
 pub mod outcome;
+mod raw_http;
 pub mod rules;
 pub mod runner;
 pub mod schema;
