@@ -95,6 +95,25 @@ async fn request_steps_capture_and_pass_with_redacted_records() {
 }
 
 #[tokio::test]
+async fn an_explicit_key_header_replaces_the_organisation_key() {
+    let base = start_fake(Variant::default()).await;
+    let text = "level = \"MUST\"\n[[scenario.steps]]\nmethod = \"GET\"\npath = \"/api/inbox\"\n\
+                headers = { \"X-API-Key\" = \"trg_never_issued\" }\nexpect.status = 401\n\
+                expect.error = \"invalid_api_key\"\n\
+                [[scenario.steps]]\nmethod = \"GET\"\npath = \"/api/inbox\"\nauth = \"{{ orgs.main.key }}\"\n\
+                expect.status = 200\n";
+    let outcome = play(&base, &format!("{HEAD}{text}")).await;
+    assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:#?}");
+    let headers = &outcome.steps[1].exchanges[0].request.headers;
+    let keys: Vec<&str> = headers
+        .iter()
+        .filter(|(n, _)| n == "x-api-key")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(keys, ["trg_[redacted]"]);
+}
+
+#[tokio::test]
 async fn a_failed_must_fails_and_stops_while_a_failed_should_is_non_strict() {
     let base = start_fake(Variant::default()).await;
     let must = "level = \"MUST\"\n[[scenario.steps]]\nname = \"wrong\"\nmethod = \"POST\"\npath = \"/api/events\"\n\

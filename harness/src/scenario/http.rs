@@ -69,7 +69,11 @@ pub(crate) fn prepare(run: &ScenarioRun<'_>, spec: &RequestSpec) -> Result<Prepa
     for (name, value) in &spec.headers {
         headers.push((name.to_ascii_lowercase(), templates.render_string(value)?));
     }
+    // A scenario that sets `X-API-Key` itself (an empty or never-issued key)
+    // sends exactly that header and no organisation key beside it.
+    let explicit_key = headers.iter().any(|(name, _)| name == "x-api-key");
     let api_key = match &spec.auth {
+        _ if explicit_key => None,
         Auth::None => None,
         Auth::Org(name) => Some(run.key_of(name)?),
         Auth::Literal(template) => Some(templates.render_string(template)?),

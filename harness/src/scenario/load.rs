@@ -552,13 +552,13 @@ impl<'a> FileChecker<'a> {
             None => Auth::Org("main".to_string()),
             Some(auth) if auth == "none" => Auth::None,
             Some(auth) if orgs.contains_key(&auth) => Auth::Org(auth),
-            Some(auth) if auth.contains("{{") || auth.starts_with("trg_") || auth.len() > 20 => {
+            Some(auth) if auth.contains("{{") => {
                 self.template(site, &auth);
                 Auth::Literal(auth)
             }
             Some(auth) => {
                 let message = format!(
-                    "auth {auth:?} names no organisation of this scenario; use \"main\", a name from [scenario.orgs], \"none\" or a key template such as \"{{{{ old_key }}}}\""
+                    "auth {auth:?} names no organisation of this scenario; use \"main\", a name from [scenario.orgs], \"none\" or a key template such as \"{{{{ old_key }}}}\" (a fixed key goes in `headers`)"
                 );
                 self.problem(site, &auth, message);
                 Auth::None
