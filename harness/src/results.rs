@@ -75,6 +75,17 @@ pub enum TargetStatus {
 }
 
 impl TargetStatus {
+    /// The name used in the results file and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetStatus::Started => "started",
+            TargetStatus::FailedToStart => "failed_to_start",
+            TargetStatus::StartTimeout => "start_timeout",
+            TargetStatus::Crashed => "crashed",
+            TargetStatus::Unsupported => "unsupported",
+        }
+    }
+
     /// Whether the target was up for the whole of its scenarios.
     pub fn is_healthy(self) -> bool {
         self == TargetStatus::Started
@@ -298,4 +309,197 @@ fn total_memory() -> Option<u64> {
     let line = meminfo.lines().find(|line| line.starts_with("MemTotal:"))?;
     let kibibytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kibibytes * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(
+        id: &str,
+        rules: &[&str],
+        verdict: Verdict,
+        deviations: &[(&str, u64)],
+    ) -> ScenarioOutcome {
+        ScenarioOutcome {
+            id: id.to_string(),
+            title: format!("{id} title"),
+            rules: rules.iter().map(|rule| rule.to_string()).collect(),
+            level: Level::Must,
+            verdict,
+            reason: None,
+            duration_ms: 1,
+            steps: Vec::new(),
+            deviations: deviations
+                .iter()
+                .map(|(mapping, count)| Deviation {
+                    dialect: "legacy".to_string(),
+                    mapping: mapping.to_string(),
+                    count: *count,
+                })
+                .collect(),
+        }
+    }
+
+    fn rule(id: &str) -> Rule {
+        Rule {
+            id: id.to_string(),
+            level: Level::Must,
+            text: String::new(),
+            section: "5. Ingest (ING)".to_string(),
+        }
+    }
+
+    fn target(name: &str, status: TargetStatus, scenarios: Vec<ScenarioOutcome>) -> TargetResult {
+        TargetResult::new(name.to_string(), "url".to_string(), None, status, scenarios)
+    }
+
+    #[test]
+    fn rules_take_the_worst_verdict_of_their_scenarios() {
+        let a = target(
+            "a",
+            TargetStatus::Started,
+            vec![
+                outcome("s1", &["ING-1"], Verdict::Pass, &[]),
+                outcome("s2", &["ING-1", "ING-2"], Verdict::NonStrict, &[]),
+                outcome("s3", &["ING-2"], Verdict::NotRun, &[]),
+            ],
+        );
+        let b = target(
+            "b",
+            TargetStatus::Started,
+            vec![outcome("s3", &["ING-2"], Verdict::Fail, &[])],
+        );
+
+        let rules = roll_up_rules(&[rule("ING-1"), rule("ING-2"), rule("ING-3")], &[a, b]);
+        let verdicts = |index: usize| -> Vec<(String, Verdict)> {
+            rules[index]
+                .verdicts
+                .iter()
+                .map(|(name, verdict)| (name.clone(), *verdict))
+                .collect()
+        };
+        assert_eq!(
+            verdicts(0),
+            [
+                ("a".into(), Verdict::NonStrict),
+                ("b".into(), Verdict::NotRun)
+            ]
+        );
+        assert_eq!(
+            verdicts(1),
+            [
+                ("a".into(), Verdict::NonStrict),
+                ("b".into(), Verdict::Fail)
+            ]
+        );
+        assert_eq!(
+            verdicts(2),
+            [("a".into(), Verdict::NotRun), ("b".into(), Verdict::NotRun)]
+        );
+        assert_eq!(rules[1].scenarios, ["s2", "s3"]);
+        assert!(rules[2].scenarios.is_empty());
+    }
+
+    #[test]
+    fn summaries_count_verdicts_and_sum_deviations() {
+        let result = target(
+            "a",
+            TargetStatus::Started,
+            vec![
+                outcome("s1", &["ING-1"], Verdict::Pass, &[("status 200 -> 202", 2)]),
+                outcome(
+                    "s2",
+                    &["ING-1"],
+                    Verdict::Error,
+                    &[("status 200 -> 202", 3), ("x", 1)],
+                ),
+                outcome("s3", &["ING-1"], Verdict::NotRun, &[]),
+            ],
+        );
+        let expected = Summary {
+            pass_count: 1,
+            non_strict_count: 0,
+            fail_count: 0,
+            not_run_count: 1,
+            error_count: 1,
+            deviation_count: 6,
+        };
+        assert_eq!(result.summary, expected);
+        assert_eq!(result.verdict, Verdict::Error);
+        let merged: Vec<(&str, u64)> = result
+            .deviations
+            .iter()
+            .map(|d| (d.mapping.as_str(), d.count))
+            .collect();
+        assert_eq!(merged, [("status 200 -> 202", 5), ("x", 1)]);
+        assert!(!result.meets_every_must());
+    }
+
+    #[test]
+    fn a_target_that_did_not_start_fails_the_run() {
+        let result = target("a", TargetStatus::StartTimeout, Vec::new());
+        assert_eq!(result.verdict, Verdict::Error);
+        assert!(!result.meets_every_must());
+        let passing = target(
+            "b",
+            TargetStatus::Started,
+            vec![outcome("s", &[], Verdict::NonStrict, &[])],
+        );
+        assert!(passing.meets_every_must());
+    }
+
+    fn sample_results() -> RunResults {
+        RunResults {
+            schema_version: SCHEMA_VERSION,
+            run: RunMeta {
+                id: "20261203T190000Z-abcd".to_string(),
+                started_at: "2026-12-03T19:00:00Z".to_string(),
+                finished_at: "2026-12-03T19:01:00Z".to_string(),
+                seed: 42,
+                harness_version: "0.1.0".to_string(),
+                git_commit: None,
+                host: HostInfo::current(),
+                command_line: vec!["harness".to_string(), "run".to_string()],
+            },
+            targets: vec![target(
+                "a",
+                TargetStatus::Started,
+                vec![outcome("s1", &["ING-1"], Verdict::Pass, &[])],
+            )],
+            rules: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn results_survive_a_round_trip_and_refuse_other_versions() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("run").join("results.json");
+        let results = sample_results();
+        results.write(&path).expect("written");
+        assert_eq!(RunResults::read(&path).expect("read back"), results);
+
+        let mut json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("text")).expect("json");
+        json["schema_version"] = 2.into();
+        std::fs::write(&path, json.to_string()).expect("rewrite");
+        let error = RunResults::read(&path).expect_err("version 2 is refused");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "results file \"{}\" has schema_version 2; this harness reads version 1",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn the_json_schema_describes_the_results() {
+        let schema = serde_json::to_value(schemars::schema_for!(RunResults)).expect("schema");
+        let required = schema["required"].as_array().expect("required fields");
+        assert!(required.contains(&"schema_version".into()), "{schema}");
+        let instance = serde_json::to_value(sample_results()).expect("instance");
+        let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+        assert!(validator.is_valid(&instance));
+    }
 }

@@ -277,8 +277,8 @@ async fn run_target(
     // A target that died during its scenarios is recorded as crashed, with the
     // status it died with; its scenarios keep the verdicts they earned.
     let died = running.exit_status();
-    let log_excerpt = running.log_tail();
     running.stop().await;
+    let log_excerpt = running.log_tail();
     progress.finish_with_message("done");
     tracing::info!(target_name = %spec.name, "target stopped");
 

@@ -159,3 +159,30 @@ start_timeout = "60s"
         pid.trim()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_dies_during_its_scenarios_is_crashed() {
+    let workspace = Workspace::new();
+    let script = run_support::fixtures().join("dies_after_health.py");
+    workspace.write_targets(&format!(
+        "[[target]]\nname = \"dies\"\nkind = \"process\"\n\
+         command = [\"python3\", \"{}\", \"{{{{ port }}}}\"]\n",
+        script.display()
+    ));
+
+    let output = workspace
+        .harness(&["run", "--no-progress", "--tag", "health"])
+        .await;
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+
+    let results = workspace.results();
+    let dies = target(&results, "dies");
+    assert_eq!(dies["status"], "crashed");
+    assert_eq!(dies["verdict"], "error");
+    assert_eq!(
+        dies["start_error"],
+        "the target died during its scenarios (exit status: 7)"
+    );
+    assert_eq!(verdict(&results, "dies", "health-ok"), "error");
+    assert_eq!(dies["log_excerpt"][0], "answered the health check; exiting");
+}

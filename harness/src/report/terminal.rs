@@ -133,7 +133,7 @@ fn summary(results: &RunResults) -> String {
         let counts = &target.summary;
         builder.push_record([
             target.name.clone(),
-            format!("{:?}", target.status).to_lowercase(),
+            target.status.as_str().to_string(),
             counts.pass_count.to_string(),
             counts.non_strict_count.to_string(),
             counts.fail_count.to_string(),
@@ -215,4 +215,147 @@ fn shorten(text: &str) -> String {
     }
     let kept: String = text.chars().take(VALUE_CHARS).collect();
     format!("{kept}...")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::results::{HostInfo, RuleResult, RunMeta, TargetStatus};
+    use crate::scenario::model::Level;
+    use crate::scenario::outcome::{ExpectationFailure, StepRecord};
+
+    fn outcome(id: &str, rule: &str, verdict: Verdict) -> ScenarioOutcome {
+        ScenarioOutcome {
+            id: id.to_string(),
+            title: String::new(),
+            rules: vec![rule.to_string()],
+            level: Level::Must,
+            verdict,
+            reason: None,
+            duration_ms: 0,
+            steps: Vec::new(),
+            deviations: Vec::new(),
+        }
+    }
+
+    fn rule(id: &str, section: &str) -> RuleResult {
+        RuleResult {
+            id: id.to_string(),
+            level: Level::Must,
+            section: section.to_string(),
+            scenarios: Vec::new(),
+            verdicts: BTreeMap::new(),
+        }
+    }
+
+    fn results() -> RunResults {
+        let mut failed = outcome("ops-health", "OPS-1", Verdict::Fail);
+        failed.reason = Some("status expected 200 but was 404".to_string());
+        failed.steps.push(StepRecord {
+            name: "ask".to_string(),
+            kind: "request".to_string(),
+            exchanges: Vec::new(),
+            failures: vec![ExpectationFailure {
+                expectation: "status".to_string(),
+                expected: json!(200),
+                actual: json!(404),
+                level: Level::Must,
+            }],
+        });
+        let fast = TargetResult::new(
+            "fast".to_string(),
+            "url".to_string(),
+            None,
+            TargetStatus::Started,
+            vec![outcome("ingest-accepts", "ING-1", Verdict::Pass), failed],
+        );
+        let mut broken = TargetResult::new(
+            "broken".to_string(),
+            "process".to_string(),
+            None,
+            TargetStatus::FailedToStart,
+            vec![
+                outcome("ingest-accepts", "ING-1", Verdict::NotRun),
+                outcome("ops-health", "OPS-1", Verdict::NotRun),
+            ],
+        );
+        broken.start_error =
+            Some("the process exited before it was healthy (exit status: 3)".into());
+        broken.log_excerpt = vec!["cannot open the database".to_string()];
+
+        RunResults {
+            schema_version: 1,
+            run: RunMeta {
+                id: "run".to_string(),
+                started_at: String::new(),
+                finished_at: String::new(),
+                seed: 1,
+                harness_version: String::new(),
+                git_commit: None,
+                host: HostInfo::current(),
+                command_line: Vec::new(),
+            },
+            targets: vec![fast, broken],
+            rules: vec![
+                rule("OPS-1", "10. Health, metrics and documents (OPS)"),
+                rule("ING-1", "5. Ingest (ING)"),
+            ],
+        }
+    }
+
+    #[test]
+    fn renders_the_matrix_summary_and_failures() {
+        let expected = "\
+┌───────────────────┬─────────┬───────────┐
+│ scenario          │ fast    │ broken    │
+├───────────────────┼─────────┼───────────┤
+│ 5. Ingest (ING)                         │
+│ ingest-accepts    │ pass    │ -         │
+│ 10. Health, metrics and documents (OPS) │
+│ ops-health        │ FAIL    │ -         │
+└───────────────────┴─────────┴───────────┘
+
+┌────────┬─────────────────┬──────┬────────────┬──────┬─────────┬───────┬────────────┐
+│ target │ status          │ pass │ non-strict │ fail │ not run │ error │ deviations │
+├────────┼─────────────────┼──────┼────────────┼──────┼─────────┼───────┼────────────┤
+│ fast   │ started         │ 1    │ 0          │ 1    │ 0       │ 0     │ 0          │
+│ broken │ failed_to_start │ 0    │ 0          │ 0    │ 2       │ 0     │ 0          │
+└────────┴─────────────────┴──────┴────────────┴──────┴─────────┴───────┴────────────┘
+";
+        let rendered = render(&results());
+        assert!(rendered.starts_with(expected), "{rendered}");
+        assert!(
+            rendered
+                .lines()
+                .all(|line| line.chars().count() <= REPORT_WIDTH)
+        );
+        let failures = "\
+Failures:
+FAIL fast [ops-health]
+    step \"ask\": status (MUST): expected 200, got 404
+broken: the process exited before it was healthy (exit status: 3)
+    | cannot open the database
+";
+        assert!(rendered.ends_with(failures), "{rendered}");
+    }
+
+    #[test]
+    fn wide_runs_fit_the_report_width() {
+        let mut wide = results();
+        let long_id = "a-scenario-id-that-is-much-longer-than-any-column-should-be-in-a-table";
+        let template = wide.targets[0].clone();
+        wide.targets = (0..6)
+            .map(|index| {
+                let mut target = template.clone();
+                target.name = format!("implementation-number-{index}");
+                target.scenarios[0].id = long_id.to_string();
+                target
+            })
+            .collect();
+        let rendered = render(&wide);
+        let widest = rendered.lines().map(|line| line.chars().count()).max();
+        assert_eq!(widest, Some(REPORT_WIDTH), "{rendered}");
+    }
 }

@@ -12,6 +12,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::health::{HealthCheck, NotReady};
@@ -22,6 +23,9 @@ use crate::scenario::runner::TargetControl;
 
 /// How long a target has to exit after SIGTERM before it is killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a stop waits for the last lines of a stopped process to be read.
+const CAPTURE_DRAIN: Duration = Duration::from_secs(1);
 
 /// The fields of a `kind = "process"` target.
 #[derive(Clone, Debug)]
@@ -78,6 +82,8 @@ pub struct ProcessTarget {
     client: reqwest::Client,
     logs: LogBuffer,
     child: Mutex<Option<Child>>,
+    /// The tasks copying stdout and stderr into `logs`, finished on stop.
+    capture_tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
     /// Removed when the target is dropped, after the process has stopped.
     _data_dir: tempfile::TempDir,
 }
@@ -158,6 +164,7 @@ impl ProcessTarget {
             client,
             logs,
             child: Mutex::new(None),
+            capture_tasks: std::sync::Mutex::new(Vec::new()),
             _data_dir: data_dir,
         })
     }
@@ -192,10 +199,10 @@ impl ProcessTarget {
             NotReady::Launch(format!("cannot run \"{program}\" in \"{cwd}\": {error}"))
         })?;
         if let Some(stdout) = child.stdout.take() {
-            self.logs.capture(stdout);
+            self.capture_tasks().push(self.logs.capture(stdout));
         }
         if let Some(stderr) = child.stderr.take() {
-            self.logs.capture(stderr);
+            self.capture_tasks().push(self.logs.capture(stderr));
         }
         tracing::debug!(target_name = %self.name, pid = child.id(), "target process spawned");
         *self.child.lock().await = Some(child);
@@ -226,9 +233,14 @@ impl ProcessTarget {
     /// Sends `signal` to the process group and waits for the process to end,
     /// killing it when it is still running after [`STOP_GRACE`].
     async fn stop_with(&self, signal: Signal) {
-        let Some(mut child) = self.child.lock().await.take() else {
+        let Some(child) = self.child.lock().await.take() else {
             return;
         };
+        self.end_process(child, signal).await;
+        self.finish_capture().await;
+    }
+
+    async fn end_process(&self, mut child: Child, signal: Signal) {
         if let Ok(Some(_)) = child.try_wait() {
             return;
         }
@@ -246,6 +258,22 @@ impl ProcessTarget {
             let _ = child.wait().await;
         }
         tracing::debug!(target_name = %self.name, pid, "target process stopped");
+    }
+
+    /// Waits briefly for the capture tasks to read what the process wrote last.
+    ///
+    /// Its pipes close when it exits, so this is quick; a grandchild that keeps
+    /// them open only costs [`CAPTURE_DRAIN`].
+    async fn finish_capture(&self) {
+        let tasks: Vec<JoinHandle<()>> = self.capture_tasks().drain(..).collect();
+        let all_read = futures::future::join_all(tasks);
+        let _ = tokio::time::timeout(CAPTURE_DRAIN, all_read).await;
+    }
+
+    fn capture_tasks(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.capture_tasks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
