@@ -31,7 +31,7 @@ pub struct Cli {
 /// What the harness is asked to do.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run every phase against every target and write the results.
+    /// Run every phase (only conformance so far) against every target and write the results.
     #[command(after_help = AFTER_HELP)]
     Run(RunArgs),
     /// Run only the conformance phase against every target.

@@ -15,6 +15,7 @@
 //!   ([`sink`]), and for each target starts it, waits until it is healthy,
 //!   runs the scenarios through the engine ([`scenario::runner`], mapping a
 //!   target's differences through its [`dialect`]), and stops it.
+//! - [`progress`] draws a bar per target and keeps log lines from tearing it.
 //! - [`results`] holds the versioned results file every report renders from;
 //!   [`report`] renders it (the terminal table today).
 //!
@@ -23,6 +24,7 @@
 pub mod cli;
 pub mod command;
 pub mod dialect;
+pub mod progress;
 pub mod report;
 pub mod results;
 pub mod run;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use harness::cli::Cli;
+use harness::progress::LogWriter;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -15,7 +16,9 @@ fn main() -> ExitCode {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,harness=info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(LogWriter::make)
+        .without_time()
+        .with_target(false)
         .init();
 
     let runtime = match tokio::runtime::Runtime::new() {

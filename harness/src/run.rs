@@ -3,16 +3,15 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use crate::dialect::{Dialect, load_dialect};
+use crate::progress;
 use crate::results::{
     HostInfo, RunMeta, RunResults, SCHEMA_VERSION, TargetResult, TargetStatus, roll_up_rules,
 };
@@ -62,13 +61,15 @@ pub async fn run_conformance(
 ) -> anyhow::Result<RunReport> {
     let started_at = OffsetDateTime::now_utc();
     let run_id = run_id(started_at);
-    let targets = plan_targets(&settings.targets, EmbeddedTarget::Build)?;
+    // The cheap checks come first, so a typo is reported before a build of
+    // the embedded reference server starts.
     let suite = load_suite(&settings.scenarios.directory)?;
     let rules = load_spec_rules(&settings.scenarios.spec)?;
     suite.check_rules(&rules)?;
     let schemas = Arc::new(Schemas::load(&settings.scenarios.openapi)?);
     suite.check_schemas(&schemas)?;
     let scenarios = select_scenarios(&suite, &settings.scenarios)?;
+    let targets = plan_targets(&settings.targets, EmbeddedTarget::Build)?;
     tracing::info!(
         run_id = %run_id,
         targets = targets.len(),
@@ -227,7 +228,7 @@ async fn run_target(
         schemas,
     } = *shared;
     let spec = &target.spec;
-    let progress = progress_bar(&spec.name, scenarios.len(), settings.progress);
+    let progress = progress::target_bar(&spec.name, scenarios.len(), settings.progress);
     progress.set_message("starting");
     tracing::info!(target_name = %spec.name, kind = spec.kind.name(), "starting target");
 
@@ -353,21 +354,6 @@ fn watch_for_interrupt() -> anyhow::Result<CancellationToken> {
         cancel.cancel();
     });
     Ok(token)
-}
-
-/// A bar per target on stderr; hidden when progress is off.
-fn progress_bar(name: &str, length: usize, visible: bool) -> ProgressBar {
-    if !visible {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(length as u64), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {wide_msg}")
-        .expect("constant progress template")
-        .progress_chars("=> ");
-    bar.set_style(style);
-    bar.set_prefix(name.to_string());
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }
 
 /// A run id sorts by time and stays unique when two runs start in the same second.
