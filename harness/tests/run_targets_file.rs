@@ -134,3 +134,21 @@ port = 8080
         ("triggers:latest", 8080)
     );
 }
+
+#[test]
+fn the_example_targets_file_loads_with_its_dialects() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let example = root.join("scenarios/targets.example.toml");
+    let targets = harness::target::load_targets(&example, &root).expect("the example is valid");
+    let names: Vec<&str> = targets.iter().map(|target| target.name.as_str()).collect();
+    assert_eq!(names, ["reference", "fastapi-local"]);
+
+    for target in &targets {
+        if let Some(dialect) = &target.dialect {
+            let path = root
+                .join("scenarios/dialects")
+                .join(format!("{dialect}.toml"));
+            harness::dialect::load_dialect(&path).expect("the named dialect loads");
+        }
+    }
+}
