@@ -199,14 +199,12 @@ impl Dialect {
         let Ok(value) = serde_json::from_slice::<Value>(body) else {
             return false;
         };
-        let ok_values: &[String] = match self.health_ok_values.is_empty() {
-            true => &[],
-            false => &self.health_ok_values,
-        };
-        match value.get("status").and_then(Value::as_str) {
-            Some(status) if ok_values.is_empty() => status == "ok",
-            Some(status) => ok_values.iter().any(|ok| ok == status),
-            None => false,
+        // An empty list (or a default-built dialect) means the contract's "ok".
+        let status = value.get("status").and_then(Value::as_str);
+        match (status, self.health_ok_values.is_empty()) {
+            (Some(status), true) => status == "ok",
+            (Some(status), false) => self.health_ok_values.iter().any(|ok| ok == status),
+            (None, _) => false,
         }
     }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::generate::generate_body;
 use super::model::{Auth, Body, RequestSpec};
-use super::outcome::{Exchange, RequestRecord, ResponseRecord, excerpt, redact};
+use super::outcome::{Exchange, RequestRecord, ResponseRecord, excerpt};
 use super::raw_http::send_raw;
 use super::runner::{ScenarioRun, StepError};
 
@@ -133,11 +133,11 @@ pub(crate) async fn execute(
         url: url.clone(),
         headers: headers
             .iter()
-            .map(|(n, v)| (n.clone(), redact(v)))
+            .map(|(n, v)| (n.clone(), run.redact(v)))
             .collect(),
         body: body_bytes
             .as_ref()
-            .map(|b| redact(&excerpt(&String::from_utf8_lossy(b)))),
+            .map(|b| run.redact(&excerpt(&String::from_utf8_lossy(b)))),
     };
 
     let started = Instant::now();
@@ -190,9 +190,9 @@ pub(crate) async fn execute(
             status: wire_status,
             headers: headers
                 .iter()
-                .map(|(n, v)| (n.clone(), redact(v)))
+                .map(|(n, v)| (n.clone(), run.redact(v)))
                 .collect(),
-            body: (!bytes.is_empty()).then(|| redact(&excerpt(&text))),
+            body: (!bytes.is_empty()).then(|| run.redact(&excerpt(&text))),
         }),
         elapsed_ms,
     };
