@@ -101,5 +101,12 @@ async fn wait_for_returns_what_arrived_when_the_timeout_passes() {
     let deliveries = sink.wait_for("s2", 2, Duration::from_millis(200)).await;
     assert_eq!(deliveries.len(), 1);
     assert!(started.elapsed() >= Duration::from_millis(200));
+
+    let port = sink.address().port();
+    sink.advertise_host("host.docker.internal");
+    assert_eq!(
+        sink.url_for("s3"),
+        format!("http://host.docker.internal:{port}/sink/s3")
+    );
     sink.shutdown().await;
 }

@@ -51,6 +51,8 @@ struct Slot {
 /// The running sink; shared by every scenario of a run.
 pub struct Sink {
     address: SocketAddr,
+    /// The host named in URLs instead of the bound IP, when one is set.
+    advertised_host: std::sync::RwLock<Option<String>>,
     slots: Mutex<HashMap<String, Slot>>,
     arrived: Notify,
     stop: Mutex<Option<oneshot::Sender<()>>>,
@@ -61,8 +63,8 @@ impl Sink {
     /// Starts the sink on `bind` (port 0 picks a free port).
     ///
     /// URLs handed to targets use the bound address; when bound to an
-    /// unspecified address they name 127.0.0.1, so a target in a container
-    /// needs the container work to hand it a reachable host instead.
+    /// unspecified address they name 127.0.0.1. A target that cannot reach
+    /// that (one in a container) needs [`Sink::advertise_host`].
     pub async fn start(bind: SocketAddr) -> anyhow::Result<Arc<Sink>> {
         let listener = tokio::net::TcpListener::bind(bind)
             .await
@@ -76,6 +78,7 @@ impl Sink {
         let (stop, stopped) = oneshot::channel();
         let sink = Arc::new(Sink {
             address,
+            advertised_host: std::sync::RwLock::new(None),
             slots: Mutex::new(HashMap::new()),
             arrived: Notify::new(),
             stop: Mutex::new(Some(stop)),
@@ -103,7 +106,17 @@ impl Sink {
 
     /// The URL a target delivers to for the scenario keyed `scenario_key`.
     pub fn url_for(&self, scenario_key: &str) -> String {
-        format!("http://{}/sink/{scenario_key}", self.address)
+        let advertised = self.advertised_host.read().expect("sink host lock");
+        match advertised.as_deref() {
+            Some(host) => format!("http://{host}:{}/sink/{scenario_key}", self.address.port()),
+            None => format!("http://{}/sink/{scenario_key}", self.address),
+        }
+    }
+
+    /// Names `host` (such as `host.docker.internal`) in every URL handed out
+    /// from now on, for targets that reach the sink through another address.
+    pub fn advertise_host(&self, host: &str) {
+        *self.advertised_host.write().expect("sink host lock") = Some(host.to_string());
     }
 
     /// The address the sink listens on.
