@@ -11,9 +11,11 @@
 //! [`store::group_commit`] writer, which stores batches through the
 //! [`store::Store`] trait ([`store::sqlite`] today) and answers each waiter
 //! after the commit. The [`delivery`] worker claims due events from the
-//! same store and sends signed webhooks. Every failure is an [`error::ApiError`], which renders
-//! the JSON error body of SPEC section 12. [`serve`] ties it together with
-//! graceful shutdown; `main.rs` only parses [`config`] and installs logging.
+//! same store and sends signed webhooks.
+//!
+//! Every failure is an [`error::ApiError`], which renders the JSON error
+//! body of SPEC section 12. [`serve`] ties it together with graceful
+//! shutdown; `main.rs` only parses [`config`] and installs logging.
 
 pub mod api;
 pub mod auth;
@@ -44,7 +46,9 @@ use crate::store::{Store, StoreError};
 /// What every handler shares. Cloning is cheap: all parts are shared.
 #[derive(Clone)]
 pub struct AppState {
+    /// Reads and the rare writes outside ingest go straight to the store.
     pub store: Arc<dyn Store>,
+    /// Ingests go through the group-commit writer instead.
     pub committer: GroupCommitter,
     pub limiter: Arc<IngestLimiter>,
     pub config: Arc<Config>,

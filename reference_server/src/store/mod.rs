@@ -11,6 +11,10 @@ use async_trait::async_trait;
 use crate::tier::Tier;
 
 /// How long a `dedup_id` blocks a repeat within one organisation (ING-9).
+///
+/// An expired entry is replaced when its `dedup_id` comes back, but nothing
+/// purges entries otherwise, so the table grows with the number of distinct
+/// `dedup_id`s ever used.
 pub const DEDUP_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A fault of the storage itself; never caused by client input.
@@ -246,7 +250,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Event>, StoreError>;
 
     /// Up to `limit` events of one organisation with `seq` above
-    /// `after_seq`, oldest first.
+    /// `after_seq`, oldest first. Cursor walks stay gap-free only while
+    /// `seq` grows in commit order, which SQLite's single writer ensures; a
+    /// backend with concurrent writers must ensure it another way.
     async fn events_list(
         &self,
         organization_id: &str,
