@@ -60,20 +60,25 @@ fn scenarios(args: &ScenariosArgs) -> anyhow::Result<()> {
         print!("{}", coverage_report(&suite.coverage(&rules)));
         return Ok(());
     }
-    let mut builder = Builder::new();
-    builder.push_record(["id", "level", "rules", "tags", "title"]);
-    for scenario in suite.filter(&settings.filter) {
-        builder.push_record([
-            scenario.id.clone(),
+    // Two lines per scenario: ids, rules and tags line up on the first, and
+    // the title, the longest part, gets a line of its own.
+    let selected = suite.filter(&settings.filter);
+    let id_width = selected
+        .iter()
+        .map(|scenario| scenario.id.len())
+        .max()
+        .unwrap_or(0);
+    for scenario in &selected {
+        println!(
+            "{:id_width$}  {:6}  {}  [{}]\n    {}",
+            scenario.id,
             scenario.level.to_string(),
             scenario.rules.join(","),
-            scenario.tags.join(","),
-            scenario.title.clone(),
-        ]);
+            scenario.tags.join(", "),
+            scenario.title
+        );
     }
-    let mut table = builder.build();
-    table.with(Style::blank());
-    println!("{table}");
+    println!("{} scenarios", selected.len());
     Ok(())
 }
 
@@ -107,9 +112,7 @@ fn targets(args: &TargetsArgs) -> anyhow::Result<()> {
             reached_by,
         ]);
     }
-    let mut table = builder.build();
-    table.with(Style::blank());
-    println!("{table}");
+    print!("{}", plain_table(builder));
     Ok(())
 }
 
@@ -130,9 +133,7 @@ fn coverage_report(coverage: &Coverage) -> String {
             scenarios,
         ]);
     }
-    let mut table = builder.build();
-    table.with(Style::blank());
-    table.with(Width::wrap(terminal::REPORT_WIDTH).priority(Priority::max(true)));
+    let table = plain_table(builder);
 
     let covered = coverage
         .rules
@@ -149,4 +150,20 @@ fn coverage_report(coverage: &Coverage) -> String {
         ));
     }
     out
+}
+
+/// A borderless table fitted to the report width, without trailing spaces.
+///
+/// The last column wraps first: it holds the long free text (a command line,
+/// a list of scenario ids).
+fn plain_table(builder: Builder) -> String {
+    let mut table = builder.build();
+    table.with(Style::blank());
+    let wrap = Width::wrap(terminal::REPORT_WIDTH).keep_words(true);
+    table.with(wrap.priority(Priority::right()));
+    let lines = table.to_string();
+    lines
+        .lines()
+        .map(|line| line.trim_end().to_string() + "\n")
+        .collect()
 }

@@ -87,16 +87,15 @@ pub async fn run_conformance(
         .context("cannot build the HTTP client")?;
 
     let interrupt = watch_for_interrupt()?;
+    let shared = Shared {
+        settings,
+        sink: &sink,
+        client: &client,
+        schemas: &schemas,
+    };
     let mut target_results = Vec::with_capacity(targets.len());
     for target in &targets {
-        let shared = Shared {
-            settings,
-            sink: &sink,
-            client: &client,
-            schemas: &schemas,
-        };
-        let run = run_target(target, &scenarios, &shared, &interrupt);
-        match run.await {
+        match run_target(target, &scenarios, &shared, &interrupt).await {
             Ok(result) => target_results.push(result),
             Err(interrupted) => {
                 sink.shutdown().await;
@@ -106,21 +105,11 @@ pub async fn run_conformance(
     }
     sink.shutdown().await;
 
-    let rules = roll_up_rules(&rules, &target_results);
     let results = RunResults {
         schema_version: SCHEMA_VERSION,
-        run: RunMeta {
-            id: run_id.clone(),
-            started_at: rfc3339(started_at),
-            finished_at: rfc3339(OffsetDateTime::now_utc()),
-            seed: settings.seed,
-            harness_version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: git_commit(&settings.targets.workspace_root),
-            host: HostInfo::current(),
-            command_line,
-        },
+        run: run_meta(run_id.clone(), started_at, settings, command_line),
+        rules: roll_up_rules(&rules, &target_results),
         targets: target_results,
-        rules,
     };
     let results_path = settings.out_dir.join(&run_id).join("results.json");
     results.write(&results_path)?;
@@ -354,6 +343,25 @@ fn watch_for_interrupt() -> anyhow::Result<CancellationToken> {
         cancel.cancel();
     });
     Ok(token)
+}
+
+/// Describes the run; called when it ends, to record the finish time.
+fn run_meta(
+    id: String,
+    started_at: OffsetDateTime,
+    settings: &RunSettings,
+    command_line: Vec<String>,
+) -> RunMeta {
+    RunMeta {
+        id,
+        started_at: rfc3339(started_at),
+        finished_at: rfc3339(OffsetDateTime::now_utc()),
+        seed: settings.seed,
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_commit: git_commit(&settings.targets.workspace_root),
+        host: HostInfo::current(),
+        command_line,
+    }
 }
 
 /// A run id sorts by time and stays unique when two runs start in the same second.

@@ -109,6 +109,19 @@ async fn listing_targets_and_scenarios_starts_nothing() {
     assert!(stdout.contains("boxed"), "{stdout}");
     assert!(stdout.contains("img:1"), "{stdout}");
 
+    let output = workspace.harness(&["scenarios", "--list"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let expected = "\
+health-ok             MUST    OPS-1  [health]
+    the health check answers ok
+health-live           MUST    OPS-2  [health]
+    the liveness check answers 200
+restart-keeps-health  MUST    DUR-1  [durability]
+    after a restart the server is healthy again
+3 scenarios
+";
+    assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
+
     let output = workspace.harness(&["scenarios", "--coverage"]).await;
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
