@@ -218,26 +218,30 @@ impl Dialect {
         }
     }
 
-    /// Why this dialect cannot express a scenario that uses `route` or follows
-    /// cursors, or `None` when it can.
-    pub fn cannot_express(&self, route: &RouteKey, follows_cursor: bool) -> Option<String> {
-        if let Some(None) = self.routes.get(route) {
-            return Some(format!(
+    /// Why a request matching `method path` cannot be sent, when the dialect
+    /// says the target has no such route.
+    pub fn missing_route(&self, method: &str, path: &str) -> Option<String> {
+        let (route, _) = self.contract_route(method, path)?;
+        let missing = matches!(self.routes.get(&route), Some(None));
+        missing.then(|| {
+            format!(
                 "dialect {:?} says the target has no route {route}",
                 self.name
-            ));
-        }
-        if follows_cursor && self.paging != Paging::Cursor {
-            let style = if self.paging == Paging::Offset {
-                "offset"
-            } else {
-                "no"
-            };
-            return Some(format!(
-                "dialect {:?} says the target uses {style} paging, and this scenario follows cursors",
-                self.name
-            ));
-        }
-        None
+            )
+        })
+    }
+
+    /// Why a scenario that follows inbox cursors cannot run, when the target
+    /// pages another way.
+    pub fn cannot_follow_cursors(&self) -> Option<String> {
+        let style = match self.paging {
+            Paging::Cursor => return None,
+            Paging::Offset => "offset",
+            Paging::None => "no",
+        };
+        let name = &self.name;
+        Some(format!(
+            "dialect {name:?} says the target uses {style} paging, and this scenario follows cursors"
+        ))
     }
 }

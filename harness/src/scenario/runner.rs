@@ -212,22 +212,19 @@ fn skip_reason(ctx: &TargetContext, dialect: &Dialect, scenario: &Scenario) -> O
             ctx.name
         ));
     }
-    let follows_cursor = scenario.steps.iter().any(steps::follows_cursor);
-    scenario
+    let requests = scenario
         .steps
         .iter()
-        .filter_map(|step| step.action.request())
-        .find_map(|request| {
-            let (route, _) = dialect.contract_route(&request.method, &request.path)?;
-            dialect.cannot_express(&route, false)
-        })
-        .or_else(|| match follows_cursor {
-            true => dialect.cannot_express(
-                &crate::dialect::RouteKey::parse("GET /api/inbox").ok()?,
-                true,
-            ),
-            false => None,
-        })
+        .filter_map(|step| step.action.request());
+    let missing = requests
+        .clone()
+        .find_map(|r| dialect.missing_route(&r.method, &r.path));
+    let follows_cursor = scenario.steps.iter().any(steps::follows_cursor);
+    missing.or_else(|| {
+        follows_cursor
+            .then(|| dialect.cannot_follow_cursors())
+            .flatten()
+    })
 }
 
 /// A bound on the scenario's run time: a base, plus every wait it asks for,
