@@ -55,6 +55,11 @@ struct Shared<'a> {
 ///
 /// Setup mistakes (a bad file, an unknown name) fail before any target starts. A
 /// target that does not start is recorded with its cause and the run goes on.
+///
+/// An interrupted run writes no results file: a partial one would read as a
+/// complete run with missing targets. A target that hangs while its scenarios
+/// run is bounded by the engine's request timeout and scenario deadlines only;
+/// there is no overall deadline per target.
 pub async fn run_conformance(
     settings: &RunSettings,
     command_line: Vec<String>,
