@@ -149,6 +149,49 @@ async fn what_a_dialect_cannot_express_is_not_run_with_the_reason() {
     );
 }
 
+#[tokio::test]
+async fn webhook_bodies_are_mapped_and_counted() {
+    let base = start_fake(VARIANT).await;
+    let dialect = format!("{DIALECT}\n[webhook_fields]\nevent_id = \"id\"\n");
+    let ctx = context(&base, Some(parse_dialect(&dialect).unwrap())).await;
+    let text = r#"
+[[scenario]]
+id = "delivered"
+title = "a delivery names the event"
+rules = ["DLV-1"]
+level = "MUST"
+requires = ["webhook"]
+
+[[scenario.steps]]
+method = "POST"
+path = "/api/webhook/config"
+json = { webhook_url = "{{ sink_url }}" }
+
+[[scenario.steps]]
+method = "POST"
+path = "/api/events"
+json = { type = "order.created", payload = { n = 1 } }
+capture = { id = "$.id" }
+
+[[scenario.steps]]
+kind = "webhook"
+expect.json = [{ path = "$.id", equals = "{{ id }}" }]
+"#;
+    let outcome = run_scenario(&ctx, &scenarios(text)[0]).await;
+    assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:#?}");
+    assert!(
+        outcome
+            .deviations
+            .contains(&deviation("webhook field event_id -> id", 1))
+    );
+
+    // Without the mapping the same delivery has no `id`.
+    let ctx = context(&base, Some(parse_dialect(DIALECT).unwrap())).await;
+    let outcome = run_scenario(&ctx, &scenarios(text)[0]).await;
+    assert_eq!(outcome.verdict, Verdict::Fail);
+    ctx.sink.shutdown().await;
+}
+
 #[test]
 fn health_and_error_mappings() {
     let dialect = parse_dialect(

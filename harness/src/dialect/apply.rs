@@ -290,6 +290,16 @@ impl Dialect {
         contract_status
     }
 
+    /// Renames the fields of a webhook delivery body to the contract's names.
+    pub fn map_delivery(&self, body: &mut Value, log: &DeviationLog) {
+        for (target, contract) in &self.webhook_fields {
+            let segments: Vec<&str> = target.split('.').collect();
+            if rename_at(body, &segments, contract) > 0 {
+                self.note(log, format!("webhook field {target} -> {contract}"));
+            }
+        }
+    }
+
     fn map_response_tier(&self, body: &mut Value, log: &DeviationLog) {
         let Some(tier) = body.get("tier").and_then(Value::as_str) else {
             return;

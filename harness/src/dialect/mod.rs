@@ -29,6 +29,8 @@ pub struct Dialect {
     pub(crate) request_fields: BTreeMap<RouteKey, BTreeMap<String, String>>,
     /// Contract route to (target field path to contract field name) for answers.
     pub(crate) response_fields: BTreeMap<RouteKey, BTreeMap<String, String>>,
+    /// Target field path to contract field name in webhook delivery bodies.
+    pub(crate) webhook_fields: BTreeMap<String, String>,
     /// Contract tier to target tier.
     pub(crate) tiers: BTreeMap<String, String>,
     health_path: String,
@@ -65,6 +67,8 @@ struct DialectFile {
     request_fields: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default)]
     response_fields: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
+    webhook_fields: BTreeMap<String, String>,
     #[serde(default)]
     tiers: BTreeMap<String, String>,
     health: Option<HealthTable>,
@@ -136,6 +140,9 @@ pub fn parse_dialect(source: &str) -> anyhow::Result<Dialect> {
             apply::check_field_path(path).context("in [response_fields]")?;
         }
     }
+    for path in file.webhook_fields.keys() {
+        apply::check_field_path(path).context("in [webhook_fields]")?;
+    }
 
     let health = file.health.unwrap_or(HealthTable {
         path: None,
@@ -161,6 +168,7 @@ pub fn parse_dialect(source: &str) -> anyhow::Result<Dialect> {
         status,
         request_fields,
         response_fields,
+        webhook_fields: file.webhook_fields,
         tiers: file.tiers,
         health_path: health.path.unwrap_or_else(|| "/health".to_string()),
         health_ok_values: health.ok_values.unwrap_or_else(|| vec!["ok".to_string()]),

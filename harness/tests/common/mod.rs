@@ -26,7 +26,7 @@ pub struct Variant {
     pub inbox_ack_route: bool,
     /// Ingest answers 200 instead of 202.
     pub ingest_200: bool,
-    /// The ingest answer calls the id `event_id`.
+    /// The ingest answer and the webhook body call the id `event_id`.
     pub event_id_field: bool,
 }
 
@@ -189,9 +189,14 @@ fn deliver(fake: &Shared, event: &Event) {
         return;
     };
     let client = fake.client.clone();
-    let body =
-        serde_json::to_vec(&json!({ "id": event.id, "type": event.kind, "data": event.payload }))
-            .unwrap();
+    let id_field = if fake.variant.event_id_field {
+        "event_id"
+    } else {
+        "id"
+    };
+    let mut envelope = json!({ "type": event.kind, "data": event.payload });
+    envelope[id_field] = json!(event.id);
+    let body = serde_json::to_vec(&envelope).unwrap();
     let id = event.id.clone();
     tokio::spawn(async move {
         for _ in 0..2 {

@@ -98,7 +98,10 @@ pub(crate) async fn run_webhook(
     }
 
     let text = String::from_utf8_lossy(&last.body).into_owned();
-    let json: Option<Value> = serde_json::from_slice(&last.body).ok();
+    let mut json: Option<Value> = serde_json::from_slice(&last.body).ok();
+    if let Some(body) = json.as_mut() {
+        run.dialect.map_delivery(body, &run.deviations);
+    }
     let observed = Observed {
         status: 0,
         headers: &last.headers,
