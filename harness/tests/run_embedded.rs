@@ -55,15 +55,16 @@ async fn the_reference_server_is_the_default_target() {
     assert_eq!(reference["verdict"], "pass");
     let base_url = reference["base_url"].as_str().expect("a base URL");
     assert!(base_url.starts_with("http://127.0.0.1:"), "{base_url}");
-    for id in ["health-ok", "health-live", "restart-keeps-health"] {
+    let ids = ["health-ok", "health-live", "restart-keeps-health", "crash-keeps-health"];
+    for id in ids {
         assert_eq!(verdict(&results, "reference", id), "pass", "scenario {id}");
     }
 
-    // The restart scenario started the server a second time on the same port,
-    // and both starts left their lines in the captured log.
+    // The two restart scenarios started the server twice more on the same
+    // port, and every start left its line in the captured log.
     let log = reference["log_excerpt"].as_array().expect("log lines");
     let listening = log
         .iter()
         .filter(|line| line.as_str().is_some_and(|l| l.contains("listening")));
-    assert_eq!(listening.count(), 2, "{log:?}");
+    assert_eq!(listening.count(), 3, "{log:?}");
 }

@@ -118,7 +118,9 @@ health-live           MUST    OPS-2  [health]
     the liveness check answers 200
 restart-keeps-health  MUST    DUR-1  [durability]
     after a restart the server is healthy again
-3 scenarios
+crash-keeps-health    MUST    DUR-1  [durability]
+    after a kill and a fresh start the server is healthy again
+4 scenarios
 ";
     assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
 

@@ -60,7 +60,7 @@ base_url = "{api}"
         "{log:?}"
     );
     assert_eq!(verdict(&results, "exits", "health-ok"), "not_run");
-    assert_eq!(exits["summary"]["not_run_count"], 3);
+    assert_eq!(exits["summary"]["not_run_count"], 4);
 
     let hangs = target(&results, "hangs");
     assert_eq!(hangs["status"], "start_timeout");
@@ -91,7 +91,7 @@ base_url = "{api}"
             &summary["fail_count"],
             &summary["not_run_count"]
         ),
-        (&1.into(), &1.into(), &1.into())
+        (&1.into(), &1.into(), &2.into())
     );
 
     let rules = results["rules"].as_array().expect("rules");

@@ -117,3 +117,42 @@ impl std::fmt::Display for NotReady {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::parse_dialect;
+
+    #[test]
+    fn the_target_path_wins_then_the_dialect_then_the_default() {
+        let dialect = "name = \"ready\"\n[health]\npath = \"/health/ready\"\n";
+        let dialect = Arc::new(parse_dialect(dialect).expect("valid dialect"));
+
+        let own = HealthCheck::new(Some("/up"), Some(dialect.clone()));
+        let from_dialect = HealthCheck::new(None, Some(dialect));
+        let default = HealthCheck::new(None, None);
+        assert_eq!(own.path, "/up");
+        assert_eq!(from_dialect.path, "/health/ready");
+        assert_eq!(default.path, "/health");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_target_times_out_with_the_last_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        drop(listener);
+
+        let check = HealthCheck::new(None, None);
+        let client = reqwest::Client::new();
+        let base_url = format!("http://127.0.0.1:{port}");
+        let timeout = Duration::from_millis(250);
+        let waited = check.wait(&client, &base_url, timeout, || None).await;
+        let Err(NotReady::Timeout { last_error, .. }) = waited else {
+            panic!("expected a timeout, got {waited:?}");
+        };
+        assert!(
+            last_error.starts_with(&format!("GET {base_url}/health failed: ")),
+            "{last_error}"
+        );
+    }
+}
