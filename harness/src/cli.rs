@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -31,7 +31,7 @@ pub struct Cli {
 /// What the harness is asked to do.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run every phase (only conformance so far) against every target and write the results.
+    /// Run all phases (conformance so far) against every target and write the results.
     #[command(after_help = AFTER_HELP)]
     Run(RunArgs),
     /// Run only the conformance phase against every target.
@@ -116,15 +116,15 @@ pub struct ScenarioSelection {
     )]
     pub directory: PathBuf,
 
-    /// Run only the scenario with id ID (repeat for more).
+    /// Select the scenario with id ID (repeat for more).
     #[arg(long = "scenario", value_name = "ID")]
     pub ids: Vec<String>,
 
-    /// Run only scenarios tagged TAG (repeat for more).
+    /// Select the scenarios tagged TAG (repeat for more).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
 
-    /// Run only scenarios of level LEVEL.
+    /// Select the scenarios of level LEVEL.
     #[arg(long, value_name = "LEVEL")]
     pub level: Option<LevelArg>,
 
@@ -148,13 +148,14 @@ pub enum LevelArg {
 
 /// The arguments of `scenarios`.
 #[derive(Args, Debug, Clone)]
+#[command(group(ArgGroup::new("view").required(true).args(["list", "coverage"])))]
 pub struct ScenariosArgs {
-    /// Print one line per scenario.
-    #[arg(long, group = "view", required = true, help_heading = "View")]
+    /// Print each scenario with its rules, tags and title.
+    #[arg(long, help_heading = "View")]
     pub list: bool,
 
     /// Print which spec rules the scenarios check and which they miss.
-    #[arg(long, group = "view", required = true, help_heading = "View")]
+    #[arg(long, help_heading = "View")]
     pub coverage: bool,
 
     #[command(flatten)]
