@@ -86,9 +86,11 @@ fn find_beside_harness() -> Option<PathBuf> {
 
 /// Builds the reference server with cargo and returns the binary's path.
 fn build_release(workspace_root: &Path) -> anyhow::Result<PathBuf> {
+    // Cargo decides whether anything needs rebuilding, so a stale binary is
+    // never used; when nothing changed this takes about a second.
     eprintln!(
-        "building the reference server (cargo build --release -p reference_server); \
-         the first build takes a few minutes"
+        "no reference-server beside the harness; running cargo build --release -p \
+         reference_server (a few minutes the first time)"
     );
     let status = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
         .args([
