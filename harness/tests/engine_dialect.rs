@@ -13,6 +13,7 @@ const VARIANT: Variant = Variant {
     inbox_ack_route: true,
     ingest_200: true,
     event_id_field: true,
+    offset_paging: false,
 };
 
 const DIALECT: &str = r#"
@@ -134,8 +135,8 @@ async fn what_a_dialect_cannot_express_is_not_run_with_the_reason() {
         Some("dialect \"variant\" says the target has no route POST /api/ack/{id}")
     );
 
-    let offset = format!("{DIALECT}\n[paging]\nstyle = \"offset\"\n");
-    let ctx = context(&base, Some(parse_dialect(&offset).unwrap())).await;
+    let limit_only = format!("{DIALECT}\n[paging]\nstyle = \"none\"\n");
+    let ctx = context(&base, Some(parse_dialect(&limit_only).unwrap())).await;
     let walk = "[[scenario]]\nid = \"walk\"\ntitle = \"t\"\nrules = [\"INBOX-6\"]\nlevel = \"MUST\"\n\
                 [[scenario.steps]]\nmethod = \"GET\"\npath = \"/api/inbox\"\nquery = { limit = 1 }\n\
                 capture = { next = \"$.next_cursor\" }\n";
@@ -144,9 +145,65 @@ async fn what_a_dialect_cannot_express_is_not_run_with_the_reason() {
     assert_eq!(
         outcome.reason.as_deref(),
         Some(
-            "dialect \"variant\" says the target uses offset paging, and this scenario follows cursors"
+            "dialect \"variant\" says the target pages by limit only, and this scenario follows cursors"
         )
     );
+}
+
+const CURSOR_WALK: &str = r#"
+[[scenario]]
+id = "cursor-walk"
+title = "three events over pages of two"
+rules = ["INBOX-6"]
+level = "MUST"
+
+[[scenario.steps]]
+kind = "repeat"
+count = 3
+method = "POST"
+path = "/api/events"
+json = { type = "t", payload = {} }
+
+[[scenario.steps]]
+method = "GET"
+path = "/api/inbox"
+query = { limit = 2 }
+expect.json = [{ path = "$.events", length = 2 }, { path = "$.next_cursor", type = "string" }]
+capture = { next = "$.next_cursor" }
+
+[[scenario.steps]]
+method = "GET"
+path = "/api/inbox"
+query = { limit = 2, cursor = "{{ next }}" }
+expect.json = [{ path = "$.events", length = 1 }, { path = "$.next_cursor", type = "null" }]
+"#;
+
+#[tokio::test]
+async fn offset_paging_is_walked_as_cursors() {
+    let base = start_fake(Variant {
+        offset_paging: true,
+        ..Variant::default()
+    })
+    .await;
+    let dialect = "name = \"variant\"\n[paging]\nstyle = \"offset\"\n";
+    let ctx = context(&base, Some(parse_dialect(dialect).unwrap())).await;
+    let outcome = run_scenario(&ctx, &scenarios(CURSOR_WALK)[0]).await;
+    assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:#?}");
+    let expected = [
+        deviation("paging cursor -> offset", 1),
+        deviation("paging offset and total -> next_cursor", 2),
+    ];
+    assert_eq!(outcome.deviations, expected);
+    assert!(
+        outcome.steps[3].exchanges[0]
+            .request
+            .url
+            .ends_with("/api/inbox?offset=2&limit=2")
+    );
+
+    let ctx = context(&base, None).await;
+    let outcome = run_scenario(&ctx, &scenarios(CURSOR_WALK)[0]).await;
+    assert_eq!(outcome.verdict, Verdict::Fail);
 }
 
 #[tokio::test]

@@ -124,6 +124,8 @@ pub struct WireRequest {
     pub path: String,
     /// The contract route the request matched in the dialect, for mapping its answer.
     pub route: Option<RouteKey>,
+    /// The offset sent when an inbox cursor was mapped to offset paging.
+    pub offset: Option<u64>,
 }
 
 /// Checks a response field path such as `events[].event_type`.
@@ -174,6 +176,21 @@ impl Dialect {
         body: Option<&mut Value>,
         log: &DeviationLog,
     ) -> Result<WireRequest, String> {
+        let mut wire = self.map_route_and_fields(method, path_and_query, body, log)?;
+        let is_inbox = method == "GET" && path_and_query.split('?').next() == Some("/api/inbox");
+        if is_inbox {
+            self.map_cursor_to_offset(&mut wire, log);
+        }
+        Ok(wire)
+    }
+
+    fn map_route_and_fields(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<&mut Value>,
+        log: &DeviationLog,
+    ) -> Result<WireRequest, String> {
         let (path, query) = match path_and_query.split_once('?') {
             Some((path, query)) => (path, Some(query)),
             None => (path_and_query, None),
@@ -183,6 +200,7 @@ impl Dialect {
                 method: method.to_string(),
                 path: path_and_query.to_string(),
                 route: None,
+                offset: None,
             };
             return Ok(self.map_generate_tier(request, body, log));
         };
@@ -191,6 +209,7 @@ impl Dialect {
             method: method.to_string(),
             path: path.to_string(),
             route: Some(route.clone()),
+            offset: None,
         };
         match self.routes.get(&route) {
             Some(None) => {
@@ -339,7 +358,7 @@ impl Dialect {
         }
     }
 
-    fn note(&self, log: &DeviationLog, mapping: String) {
+    pub(crate) fn note(&self, log: &DeviationLog, mapping: String) {
         log.record(&self.name, mapping);
     }
 }

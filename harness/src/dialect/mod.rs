@@ -5,6 +5,7 @@
 //! and counts every mapping it applies as a deviation.
 
 mod apply;
+mod paging;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -38,6 +39,9 @@ pub struct Dialect {
     pub(crate) error_message: Option<(String, JsonPath)>,
     pub(crate) error_code: Option<(String, JsonPath)>,
     pub(crate) paging: Paging,
+    /// The query parameter and answer field of offset paging.
+    pub(crate) offset_param: String,
+    pub(crate) total_field: String,
 }
 
 /// How a target pages its inbox.
@@ -47,7 +51,8 @@ pub enum Paging {
     /// The contract's opaque `cursor` / `next_cursor`.
     #[default]
     Cursor,
-    /// `offset` and `total`; scenarios that follow cursors cannot be expressed.
+    /// `offset` and `total`: a cursor is sent as the offset, and `next_cursor`
+    /// is derived from the offset, the page length and the total.
     Offset,
     /// Only `limit`; scenarios that follow cursors cannot be expressed.
     None,
@@ -94,6 +99,8 @@ struct ErrorsTable {
 #[serde(deny_unknown_fields)]
 struct PagingTable {
     style: Paging,
+    offset_param: Option<String>,
+    total_field: Option<String>,
 }
 
 /// Reads and checks a dialect file; errors name the file, the line and what to fix.
@@ -144,6 +151,11 @@ pub fn parse_dialect(source: &str) -> anyhow::Result<Dialect> {
         apply::check_field_path(path).context("in [webhook_fields]")?;
     }
 
+    let paging = file.paging.unwrap_or(PagingTable {
+        style: Paging::Cursor,
+        offset_param: None,
+        total_field: None,
+    });
     let health = file.health.unwrap_or(HealthTable {
         path: None,
         ok_values: None,
@@ -174,7 +186,9 @@ pub fn parse_dialect(source: &str) -> anyhow::Result<Dialect> {
         health_ok_values: health.ok_values.unwrap_or_else(|| vec!["ok".to_string()]),
         error_message: compile("message", errors.message)?,
         error_code: compile("code", errors.code)?,
-        paging: file.paging.map(|paging| paging.style).unwrap_or_default(),
+        paging: paging.style,
+        offset_param: paging.offset_param.unwrap_or_else(|| "offset".to_string()),
+        total_field: paging.total_field.unwrap_or_else(|| "total".to_string()),
     })
 }
 
@@ -239,17 +253,12 @@ impl Dialect {
         })
     }
 
-    /// Why a scenario that follows inbox cursors cannot run, when the target
-    /// pages another way.
+    /// Why a scenario that follows inbox cursors cannot run: the target pages
+    /// by limit only. Offset paging is mapped (see `paging.rs`).
     pub fn cannot_follow_cursors(&self) -> Option<String> {
-        let style = match self.paging {
-            Paging::Cursor => return None,
-            Paging::Offset => "offset",
-            Paging::None => "no",
-        };
         let name = &self.name;
-        Some(format!(
-            "dialect {name:?} says the target uses {style} paging, and this scenario follows cursors"
-        ))
+        (self.paging == Paging::None).then(|| {
+            format!("dialect {name:?} says the target pages by limit only, and this scenario follows cursors")
+        })
     }
 }

@@ -184,6 +184,8 @@ pub(crate) async fn execute(
         json.as_mut(),
         &run.deviations,
     );
+    run.dialect
+        .map_inbox_page(&wire, status, json.as_mut(), &run.deviations);
     let exchange = Exchange {
         request: request_record,
         response: Some(ResponseRecord {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -28,6 +28,8 @@ pub struct Variant {
     pub ingest_200: bool,
     /// The ingest answer and the webhook body call the id `event_id`.
     pub event_id_field: bool,
+    /// The inbox pages by `offset` and `total` instead of cursors.
+    pub offset_paging: bool,
 }
 
 #[derive(Default)]
@@ -219,7 +221,11 @@ fn deliver(fake: &Shared, event: &Event) {
     });
 }
 
-async fn inbox(State(fake): State<Shared>, headers: HeaderMap) -> Response {
+async fn inbox(
+    State(fake): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let org = match org_of(&fake, &headers) {
         Ok(org) => org,
         Err(code) => return error(StatusCode::UNAUTHORIZED, code),
@@ -231,7 +237,21 @@ async fn inbox(State(fake): State<Shared>, headers: HeaderMap) -> Response {
         .filter(|e| e.org == org && e.status != "delivered")
         .map(|e| json!({ "id": e.id, "type": e.kind, "payload": e.payload, "status": e.status, "attempts": 0 }))
         .collect();
-    axum::Json(json!({ "events": events, "next_cursor": null })).into_response()
+    if !fake.variant.offset_paging {
+        return axum::Json(json!({ "events": events, "next_cursor": null })).into_response();
+    }
+    if query.contains_key("cursor") {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    }
+    let number = |name: &str, default: usize| {
+        query
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (offset, limit) = (number("offset", 0), number("limit", 100));
+    let page: Vec<Value> = events.iter().skip(offset).take(limit).cloned().collect();
+    axum::Json(json!({ "events": page, "total": events.len() })).into_response()
 }
 
 async fn ack(State(fake): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
