@@ -42,6 +42,10 @@ struct DeliveryBody<'a> {
 
 /// Makes the HTTP client for deliveries: redirects are failures, not
 /// followed (DLV-4), and every attempt is bounded by `timeout` (DLV-9).
+///
+/// The workspace builds `reqwest` without a TLS backend, so attempts to
+/// `https://` receivers fail with a connection error recorded on the event
+/// until a TLS feature is enabled.
 pub fn client(timeout: Duration) -> reqwest::Result<Client> {
     Client::builder()
         .redirect(reqwest::redirect::Policy::none())
