@@ -95,7 +95,7 @@ pub struct RunArgs {
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Targets")]
 pub struct TargetSelection {
-    /// Read targets from FILE [default: scenarios/targets.toml, else the built-in reference server].
+    /// Read targets from FILE [default: scenarios/targets.toml, else the reference server].
     #[arg(long, value_name = "FILE")]
     pub targets: Option<PathBuf>,
 

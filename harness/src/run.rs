@@ -237,7 +237,8 @@ async fn run_target(
         Ok(running) => running,
         Err(failure) => {
             progress.abandon_with_message("did not start");
-            tracing::info!(target_name = %spec.name, reason = %failure.reason, "target did not start");
+            let reason = &failure.reason;
+            tracing::info!(target_name = %spec.name, %reason, "target did not start");
             return Ok(not_started(target, scenarios, failure));
         }
     };

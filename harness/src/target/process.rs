@@ -249,11 +249,10 @@ impl ProcessTarget {
         };
         let group = Pid::from_raw(pid as i32);
         let _ = killpg(group, signal);
-        if tokio::time::timeout(STOP_GRACE, child.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!(target_name = %self.name, pid, %signal, "target ignored the signal; killing it");
+        let ended = tokio::time::timeout(STOP_GRACE, child.wait()).await;
+        if ended.is_err() {
+            let name = &self.name;
+            tracing::warn!(target_name = %name, pid, %signal, "target ignored the signal; killed");
             let _ = killpg(group, Signal::SIGKILL);
             let _ = child.wait().await;
         }
