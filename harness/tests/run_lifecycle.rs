@@ -186,3 +186,40 @@ async fn a_target_that_dies_during_its_scenarios_is_crashed() {
     assert_eq!(verdict(&results, "dies", "health-ok"), "error");
     assert_eq!(dies["log_excerpt"][0], "answered the health check; exiting");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_ignores_sigterm_is_killed_after_the_grace_period() {
+    let workspace = Workspace::new();
+    workspace.write_targets(
+        r#"
+[[target]]
+name = "stubborn"
+kind = "process"
+command = ["sh", "-c", "trap '' TERM; echo $$ > stubborn.pid; exec sleep 60"]
+start_timeout = "500ms"
+"#,
+    );
+
+    let started = std::time::Instant::now();
+    let output = workspace.harness(&["run", "--no-progress"]).await;
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert_eq!(
+        target(&workspace.results(), "stubborn")["status"],
+        "start_timeout"
+    );
+
+    // SIGTERM is ignored, so the stop waits out its 5 second grace period and
+    // then kills the process group.
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let pid = std::fs::read_to_string(workspace.root().join("stubborn.pid")).expect("pid file");
+    let proc_entry = Path::new("/proc").join(pid.trim());
+    assert!(
+        !proc_entry.exists(),
+        "the target (pid {}) survived",
+        pid.trim()
+    );
+}
