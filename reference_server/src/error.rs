@@ -80,11 +80,6 @@ impl ApiError {
 
     /// The stable snake_case code of section 12.
     pub fn code(&self) -> &'static str {
-        match self.status() {
-            StatusCode::INTERNAL_SERVER_ERROR => return "internal_error",
-            StatusCode::SERVICE_UNAVAILABLE => return "unavailable",
-            _ => {}
-        }
         match self {
             ApiError::MissingApiKey => "missing_api_key",
             ApiError::InvalidApiKey => "invalid_api_key",
@@ -97,7 +92,9 @@ impl ApiError {
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::Overloaded | ApiError::Storage(_) | ApiError::Internal(_) => "unavailable",
+            ApiError::Overloaded => "unavailable",
+            ApiError::Storage(error) if error.is_unavailable() => "unavailable",
+            ApiError::Storage(_) | ApiError::Internal(_) => "internal_error",
         }
     }
 }

@@ -15,7 +15,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::AppState;
 use crate::error::ApiError;
 
 /// The header that carries the request id.
@@ -26,7 +25,10 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// Wraps every route of `routes` in the request layers.
-pub fn apply(routes: Router<AppState>, timeout: Duration) -> Router<AppState> {
+pub fn apply<S>(routes: Router<S>, timeout: Duration) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
@@ -96,5 +98,52 @@ async fn limit_duration(timeout: Duration, request: Request, next: Next) -> Resp
     match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::Overloaded.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn broken() -> &'static str {
+        panic!("broken handler")
+    }
+
+    async fn call(path: &str) -> (StatusCode, serde_json::Value) {
+        let routes = Router::new().route("/panic", get(broken)).route(
+            "/slow",
+            get(|| async { tokio::time::sleep(Duration::from_secs(5)).await }),
+        );
+        let app = apply(routes, Duration::from_millis(50));
+        let request = axum::http::Request::get(path).body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_panic_answers_the_generic_json_500() {
+        let (status, body) = call("/panic").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let expected = serde_json::json!({
+            "error": "internal server error",
+            "code": "internal_error",
+        });
+        assert_eq!(body, expected);
+    }
+
+    #[tokio::test]
+    async fn a_request_past_the_timeout_answers_503() {
+        let (status, body) = call("/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["code"], "unavailable");
     }
 }
