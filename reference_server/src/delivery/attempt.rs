@@ -1,7 +1,7 @@
 //! One delivery attempt: the signed POST of an event to its receiver and
 //! what the answer means (DLV-1 to DLV-4, DLV-8, DLV-9).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{Client, StatusCode};
@@ -23,7 +23,7 @@ pub enum AttemptOutcome {
     Failed {
         status: Option<u16>,
         error: String,
-        /// The receiver's `Retry-After` on a 429 or 503, in delta seconds.
+        /// The receiver's `Retry-After` on a 429 or 503.
         retry_after: Option<Duration>,
     },
 }
@@ -119,8 +119,7 @@ fn judge(status: StatusCode, headers: &HeaderMap) -> AttemptOutcome {
         StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => headers
             .get(RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs),
+            .and_then(|value| parse_retry_after(value, SystemTime::now())),
         _ => None,
     };
     let error = if status.is_redirection() {
@@ -133,6 +132,17 @@ fn judge(status: StatusCode, headers: &HeaderMap) -> AttemptOutcome {
         error,
         retry_after,
     }
+}
+
+/// Reads `Retry-After` in either of its forms: delta seconds, or an HTTP
+/// date, which counts from `now` and gives zero when already past.
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(date.duration_since(now).unwrap_or_default())
 }
 
 fn failed(status: Option<u16>, error: impl Into<String>) -> AttemptOutcome {
@@ -152,4 +162,23 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_or_a_date() {
+        let now = httpdate::parse_http_date("Thu, 03 Dec 2026 20:00:00 GMT").unwrap();
+        let parse = |value| parse_retry_after(value, now);
+        assert_eq!(parse("120"), Some(Duration::from_secs(120)));
+        assert_eq!(parse(" 7 "), Some(Duration::from_secs(7)));
+        let later = "Thu, 03 Dec 2026 20:01:30 GMT";
+        assert_eq!(parse(later), Some(Duration::from_secs(90)));
+        let earlier = "Thu, 03 Dec 2026 19:59:00 GMT";
+        assert_eq!(parse(earlier), Some(Duration::ZERO));
+        assert_eq!(parse("soon"), None);
+        assert_eq!(parse("-5"), None);
+    }
 }
