@@ -38,7 +38,7 @@ impl HealthCheck {
             .timeout(Duration::from_secs(2))
             .send()
             .await
-            .map_err(|error| format!("GET {url} failed: {error}"))?;
+            .map_err(|error| format!("GET {url} failed: {:#}", anyhow::Error::new(error)))?;
         let status = response.status();
         let body = response.bytes().await.unwrap_or_default();
         if !status.is_success() {
