@@ -40,6 +40,7 @@ use crate::delivery::schedule::RetrySchedule;
 use crate::delivery::{DeliverySettings, DeliveryWaker, DeliveryWorker};
 use crate::rate_limit::IngestLimiter;
 use crate::store::group_commit::{GroupCommitWriter, GroupCommitter};
+use crate::store::housekeeping::Housekeeping;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 
@@ -69,10 +70,12 @@ pub enum ServeError {
 }
 
 /// A running storage stack: the state for handlers, the writer task that
-/// must be drained on shutdown, and the delivery worker unless disabled.
+/// must be drained on shutdown, storage upkeep, and the delivery worker
+/// unless disabled.
 pub struct Running {
     pub state: AppState,
     pub writer: GroupCommitWriter,
+    pub housekeeping: Housekeeping,
     pub delivery: Option<DeliveryWorker>,
 }
 
@@ -105,6 +108,7 @@ impl Running {
             metrics: api::metrics::handle(),
         };
         Ok(Running {
+            housekeeping: Housekeeping::start(state.store.clone()),
             state,
             writer,
             delivery,
@@ -119,6 +123,7 @@ impl Running {
         if let Some(delivery) = self.delivery {
             delivery.shutdown().await;
         }
+        self.housekeeping.shutdown().await;
         self.writer.shutdown().await;
         store.close().await;
     }

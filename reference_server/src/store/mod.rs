@@ -2,6 +2,7 @@
 //! which database holds it.
 
 pub mod group_commit;
+pub mod housekeeping;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -11,10 +12,8 @@ use async_trait::async_trait;
 use crate::tier::Tier;
 
 /// How long a `dedup_id` blocks a repeat within one organisation (ING-9).
-///
-/// An expired entry is replaced when its `dedup_id` comes back, but nothing
-/// purges entries otherwise, so the table grows with the number of distinct
-/// `dedup_id`s ever used.
+/// Expired entries are replaced when their `dedup_id` comes back and
+/// purged by [`housekeeping`] otherwise.
 pub const DEDUP_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A fault of the storage itself; never caused by client input.
@@ -281,6 +280,10 @@ pub trait Store: Send + Sync + 'static {
         event_id: &str,
         record: &DeliveryRecord,
     ) -> Result<(), StoreError>;
+
+    /// Deletes deduplication entries created at or before `created_before`
+    /// and answers how many went.
+    async fn dedup_purge(&self, created_before: i64) -> Result<u64, StoreError>;
 
     /// Checks that the storage answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;

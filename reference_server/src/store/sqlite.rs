@@ -24,6 +24,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Expired deduplication entries deleted per statement, so a large purge
+/// lets ingest batches in between.
+const PURGE_CHUNK: i64 = 10_000;
+
 /// Readers run in parallel under WAL; a few suffice for two to four cores.
 const READ_CONNECTIONS: u32 = 4;
 
@@ -378,6 +382,25 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn dedup_purge(&self, created_before: i64) -> Result<u64, StoreError> {
+        let mut purged = 0;
+        loop {
+            let deleted = sqlx::query(
+                "DELETE FROM dedup WHERE rowid IN \
+                 (SELECT rowid FROM dedup WHERE created_at <= ? LIMIT ?)",
+            )
+            .bind(created_before)
+            .bind(PURGE_CHUNK)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+            purged += deleted;
+            if deleted < PURGE_CHUNK as u64 {
+                return Ok(purged);
+            }
+        }
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.readers).await?;
         Ok(())
@@ -386,5 +409,56 @@ impl Store for SqliteStore {
     async fn close(&self) {
         self.readers.close().await;
         self.writer.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str, dedup_id: &str, created_at: i64) -> NewEvent {
+        NewEvent {
+            id: id.into(),
+            organization_id: "org".into(),
+            event_type: "t".into(),
+            payload: "{}".into(),
+            dedup_id: Some(dedup_id.into()),
+            created_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn purge_removes_only_expired_dedup_entries() {
+        let directory = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", directory.path().join("t.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let organization = Organization {
+            id: "org".into(),
+            name: "org".into(),
+            tier: Tier::Free,
+            api_key_hash: "hash".into(),
+            webhook_url: None,
+            webhook_secret: None,
+            created_at: 0,
+        };
+        store.organization_create(&organization).await.unwrap();
+
+        let now = DEDUP_WINDOW_MS * 10;
+        let old = event("old", "a", now - DEDUP_WINDOW_MS - 1);
+        let fresh = event("fresh", "b", now - 1);
+        store.events_insert(&[old, fresh]).await.unwrap();
+        assert_eq!(store.dedup_purge(now - DEDUP_WINDOW_MS).await.unwrap(), 1);
+
+        let again = [event("old-again", "a", now), event("fresh-again", "b", now)];
+        let outcomes = store.events_insert(&again).await.unwrap();
+        assert!(matches!(outcomes[0], InsertOutcome::Accepted(_)));
+        let fresh_id = String::from("fresh");
+        assert_eq!(
+            outcomes[1],
+            InsertOutcome::Duplicate {
+                original_id: fresh_id
+            }
+        );
+        store.close().await;
     }
 }
