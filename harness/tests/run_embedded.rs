@@ -55,7 +55,12 @@ async fn the_reference_server_is_the_default_target() {
     assert_eq!(reference["verdict"], "pass");
     let base_url = reference["base_url"].as_str().expect("a base URL");
     assert!(base_url.starts_with("http://127.0.0.1:"), "{base_url}");
-    let ids = ["health-ok", "health-live", "restart-keeps-health", "crash-keeps-health"];
+    let ids = [
+        "health-ok",
+        "health-live",
+        "restart-keeps-health",
+        "crash-keeps-health",
+    ];
     for id in ids {
         assert_eq!(verdict(&results, "reference", id), "pass", "scenario {id}");
     }
