@@ -277,28 +277,26 @@ impl Dialect {
         body: Option<&mut Value>,
         log: &DeviationLog,
     ) -> u16 {
-        let mut contract_status = status;
-        if let Some(mapped) = route
-            .and_then(|r| self.status.get(r))
-            .and_then(|m| m.get(&status))
-        {
-            contract_status = *mapped;
-            let route = route.expect("a status mapping implies a route");
-            self.note(log, format!("status {route} {status} -> {mapped}"));
-        }
+        let status_map = route.and_then(|r| Some((r, self.status.get(r)?.get(&status)?)));
+        let contract_status = match status_map {
+            Some((route, mapped)) => {
+                self.note(log, format!("status {route} {status} -> {mapped}"));
+                *mapped
+            }
+            None => status,
+        };
         let Some(body) = body else {
             return contract_status;
         };
 
-        if let Some(fields) = route.and_then(|r| self.response_fields.get(r)) {
-            let route = route.expect("field mappings imply a route");
+        if let Some(route) = route
+            && let Some(fields) = self.response_fields.get(route)
+        {
             for (target, contract) in fields {
                 let segments: Vec<&str> = target.split('.').collect();
                 if rename_at(body, &segments, contract) > 0 {
-                    self.note(
-                        log,
-                        format!("response field {route} {target} -> {contract}"),
-                    );
+                    let mapping = format!("response field {route} {target} -> {contract}");
+                    self.note(log, mapping);
                 }
             }
         }

@@ -371,10 +371,14 @@ impl<'a> FileChecker<'a> {
             }
         };
         self.reject_leftovers(site, &kind, &step);
-        (self.problems.len() == before).then(|| Step {
+        if self.problems.len() > before {
+            return None;
+        }
+        let line = line_column(self.source, site.span.start).0;
+        Some(Step {
             name,
-            line: line_column(self.source, site.span.start).0,
-            action: action.expect("an action exists when no problem was found"),
+            line,
+            action: action?,
         })
     }
 
