@@ -29,6 +29,12 @@ command = ["sh", "-c", "echo $$ > hangs.pid; exec sleep 30"]
 start_timeout = "1s"
 
 [[target]]
+name = "boxed"
+kind = "container"
+image = "triggers:local"
+port = 8080
+
+[[target]]
 name = "fake"
 kind = "url"
 base_url = "{api}"
@@ -75,6 +81,13 @@ base_url = "{api}"
         !proc_entry.exists(),
         "the hanging target (pid {}) was not stopped",
         pid.trim()
+    );
+
+    let boxed = target(&results, "boxed");
+    assert_eq!(boxed["status"], "unsupported");
+    assert_eq!(
+        boxed["start_error"],
+        "container targets are not built yet; run the image yourself and declare it as a url target"
     );
 
     let fake = target(&results, "fake");
