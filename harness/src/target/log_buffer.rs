@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
+use crate::scenario::outcome::redact;
+
 /// How many lines a buffer keeps; older lines are dropped first.
 pub const LOG_CAPACITY: usize = 2000;
 
@@ -20,7 +22,11 @@ pub struct LogBuffer {
 
 impl LogBuffer {
     /// Appends one line, dropping the oldest when full.
+    ///
+    /// API keys and webhook secrets are redacted on the way in: the lines end
+    /// up in the results file, which is meant to be shared.
     pub fn push(&self, line: String) {
+        let line = redact(&line);
         let mut lines = self
             .lines
             .lock()
@@ -86,5 +92,13 @@ mod tests {
         ];
         assert_eq!(tail, expected);
         assert_eq!(buffer.tail(usize::MAX).len(), LOG_CAPACITY);
+    }
+
+    #[test]
+    fn secrets_never_reach_the_buffer() {
+        let buffer = LogBuffer::default();
+        buffer.push("created key trg_4f2a9c and secret whsec_QUJD for org 7".to_string());
+        let expected = "created key trg_[redacted] and secret whsec_[redacted] for org 7";
+        assert_eq!(buffer.tail(1), [expected]);
     }
 }
