@@ -142,6 +142,17 @@ async fn a_failed_must_fails_and_stops_while_a_failed_should_is_non_strict() {
     let outcome = play(&base, &format!("{HEAD}{should}")).await;
     assert_eq!(outcome.verdict, Verdict::NonStrict);
 
+    let mixed = "level = \"MUST\"\n[[scenario.steps]]\nname = \"mixed\"\nmethod = \"GET\"\npath = \"/health\"\n\
+                 expect.level = \"SHOULD\"\nexpect.status = 204\n\
+                 expect.json = [{ path = \"$.nope\", exists = true, level = \"MUST\" }]\n";
+    let outcome = play(&base, &format!("{HEAD}{mixed}")).await;
+    assert_eq!(outcome.verdict, Verdict::Fail);
+    let reason = outcome.reason.as_deref();
+    assert_eq!(
+        reason,
+        Some("step \"mixed\": json $.nope exists expected true but was null")
+    );
+
     let should_scenario = "level = \"SHOULD\"\n[[scenario.steps]]\nmethod = \"GET\"\npath = \"/health\"\nexpect.status = 204\n";
     let outcome = play(&base, &format!("{HEAD}{should_scenario}")).await;
     assert_eq!(outcome.verdict, Verdict::NonStrict);

@@ -36,6 +36,18 @@ pub struct StepRecord {
     pub failures: Vec<ExpectationFailure>,
 }
 
+impl StepRecord {
+    /// An empty record for the step `name` of kind `kind`.
+    pub fn new(name: &str, kind: &str) -> StepRecord {
+        StepRecord {
+            name: name.to_string(),
+            kind: kind.to_string(),
+            exchanges: Vec::new(),
+            failures: Vec::new(),
+        }
+    }
+}
+
 /// One HTTP request and its answer, with secrets redacted and bodies cut to
 /// [`EXCERPT_BYTES`]; for a webhook step, one delivery received by the sink.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]

@@ -251,49 +251,38 @@ async fn play(
 ) -> (Verdict, Option<String>) {
     let sink_url = run.ctx.sink.url_for(&run.sink_key);
     run.templates.set("sink_url", json!(sink_url));
-    let mut setup = StepRecord {
-        name: "create organisations".into(),
-        kind: "setup".into(),
-        exchanges: Vec::new(),
-        failures: Vec::new(),
-    };
+    let mut setup = StepRecord::new("create organisations", "setup");
     let created = create_organisations(run, &mut setup).await;
     records.push(setup);
     if let Err(error) = created {
         return judge_error(error);
     }
 
+    // The most severe failure so far: a MUST one beats a SHOULD one, and the
+    // earlier of two equally severe ones is kept.
     let mut worst: Option<(Level, String)> = None;
     for step in &run.scenario.steps {
-        let mut record = StepRecord {
-            name: step.name.clone(),
-            kind: step.action.kind().into(),
-            exchanges: Vec::new(),
-            failures: Vec::new(),
-        };
+        let mut record = StepRecord::new(&step.name, step.action.kind());
         let result = steps::run_step(run, step, &mut record).await;
-        let first_failure = record.failures.first().map(|f| {
-            (
-                f.level,
-                format!(
-                    "step {:?}: {} expected {} but was {}",
-                    step.name, f.expectation, f.expected, f.actual
-                ),
-            )
+        let must = record.failures.iter().find(|f| f.level == Level::Must);
+        let first = must.or(record.failures.first()).map(|f| {
+            let reason = format!(
+                "step {:?}: {} expected {} but was {}",
+                step.name, f.expectation, f.expected, f.actual
+            );
+            (f.level, reason)
         });
-        let must_failed = record.failures.iter().any(|f| f.level == Level::Must);
+        let must_failed = must.is_some();
         records.push(record);
         if let Err(error) = result {
             return judge_error(error);
         }
-        if let Some((level, reason)) = first_failure {
-            let level = if must_failed { Level::Must } else { level };
-            if worst
+        if let Some((level, reason)) = first
+            && worst
                 .as_ref()
                 .is_none_or(|(worst_level, _)| level < *worst_level)
-            {
-                worst = Some((level, reason));
-            }
+        {
+            worst = Some((level, reason));
         }
         // Later steps usually depend on what a failed MUST step should have produced.
         if must_failed {
