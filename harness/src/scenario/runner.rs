@@ -237,6 +237,10 @@ fn scenario_deadline(ctx: &TargetContext, scenario: &Scenario) -> Duration {
             StepAction::Webhook(webhook) => webhook.timeout,
             StepAction::Sleep(duration) => *duration,
             StepAction::Repeat { count, .. } => ctx.request_timeout * (*count).min(10_000) as u32,
+            StepAction::Concurrent { count, .. } => {
+                let waves = count.div_ceil(steps::MAX_IN_FLIGHT as u64).max(1);
+                ctx.request_timeout * waves.min(10_000) as u32
+            }
             StepAction::Control(_) => Duration::from_secs(120),
             _ => ctx.request_timeout,
         };

@@ -7,6 +7,8 @@ mod control;
 mod request;
 mod webhook;
 
+pub(crate) use batch::MAX_IN_FLIGHT;
+
 use super::model::{Step, StepAction};
 use super::outcome::StepRecord;
 use super::runner::{ScenarioRun, StepError};
