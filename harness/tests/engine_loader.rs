@@ -181,3 +181,26 @@ fn spec_rules_are_read_with_level_and_section_and_check_the_suite() {
         "{error}"
     );
 }
+
+#[test]
+fn a_suite_reports_schemas_the_openapi_document_lacks() {
+    let text = format!(
+        "{HEAD}[[scenario.steps]]\nmethod = \"GET\"\npath = \"/x\"\nexpect.schema = \"Event\"\n\
+         [[scenario.steps]]\nkind = \"webhook\"\nexpect.schema = \"Delivery\"\n"
+    );
+    let suite = harness::scenario::Suite {
+        scenarios: load_scenarios_from_str(Path::new("x.toml"), &text).unwrap(),
+    };
+    let document =
+        serde_json::json!({ "components": { "schemas": { "Event": { "type": "object" } } } });
+    let error = format!(
+        "{:#}",
+        suite
+            .check_schemas(&harness::scenario::Schemas::from_document(document))
+            .unwrap_err()
+    );
+    assert_eq!(
+        error,
+        "x.toml:2: schema \"Delivery\" is not in components.schemas of the OpenAPI document; use one of its names"
+    );
+}
