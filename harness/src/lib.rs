@@ -24,6 +24,7 @@
 pub mod cli;
 pub mod command;
 pub mod dialect;
+pub mod load;
 pub mod progress;
 pub mod report;
 pub mod results;

@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::load::outcome::LoadOutcome;
 use crate::scenario::model::Level;
 use crate::scenario::outcome::{Deviation, ScenarioOutcome};
 use crate::scenario::rules::Rule;
@@ -112,6 +113,9 @@ pub struct TargetResult {
     /// The last lines the target printed (process targets only).
     pub log_excerpt: Vec<String>,
     pub summary: Summary,
+    /// One entry per load profile run (or skipped) against this target.
+    #[serde(default)]
+    pub load: Vec<LoadOutcome>,
 }
 
 /// Counts of scenario verdicts for one target.
@@ -169,6 +173,7 @@ impl TargetResult {
             deviations,
             log_excerpt: Vec::new(),
             summary,
+            load: Vec::new(),
         }
     }
 

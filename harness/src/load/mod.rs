@@ -1,0 +1,4 @@
+//! The load phase: profiles read from `scenarios/load/`, driven against a
+//! target after its conformance scenarios, with the figures recorded in the results.
+
+pub mod outcome;
