@@ -27,7 +27,7 @@ pub struct Args {
     )]
     pub listen: Option<SocketAddr>,
 
-    /// Store data in the database at URL (sqlite://PATH).
+    /// Store data in the database at URL (sqlite://PATH or postgres://...).
     #[arg(
         long,
         value_name = "URL",
@@ -107,11 +107,7 @@ pub enum ConfigError {
     ZeroBatch,
     #[error("invalid PORT \"{0}\"; use a number from 1 to 65535")]
     Port(String),
-    #[error(
-        "the PostgreSQL backend is not built yet; use a sqlite:// database URL instead of \"{0}\""
-    )]
-    PostgresNotBuilt(String),
-    #[error("unsupported database URL \"{0}\"; use sqlite://PATH")]
+    #[error("unsupported database URL \"{0}\"; use sqlite://PATH or postgres://USER@HOST/DATABASE")]
     UnsupportedDatabase(String),
 }
 
@@ -119,7 +115,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub listen: SocketAddr,
-    /// A `sqlite://` URL.
+    /// A `sqlite:` URL or a `postgres://` (or `postgresql://`) URL.
     pub database_url: String,
     pub log_format: LogFormat,
     pub max_batch: usize,
@@ -132,7 +128,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// Settings with every default, storing in the SQLite database at `url`.
+    /// Settings with every default, storing in the database at `url`.
     pub fn new(database_url: impl Into<String>) -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -177,12 +173,19 @@ impl Config {
     }
 }
 
-/// Accepts SQLite URLs and names the PostgreSQL backend as not yet built.
-pub fn check_database_url(url: &str) -> Result<(), ConfigError> {
+/// The storage backends, chosen by the database URL's scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The backend that `url` names by its scheme.
+pub fn check_database_url(url: &str) -> Result<Backend, ConfigError> {
     if url.starts_with("sqlite:") {
-        Ok(())
+        Ok(Backend::Sqlite)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Err(ConfigError::PostgresNotBuilt(url.into()))
+        Ok(Backend::Postgres)
     } else {
         Err(ConfigError::UnsupportedDatabase(url.into()))
     }
@@ -239,7 +242,21 @@ mod tests {
         let error = parse(&["--webhook-retry-schedule", "1s,soon"], None).unwrap_err();
         assert!(matches!(error, ConfigError::Duration { .. }), "{error}");
 
-        let error = parse(&["--database", "postgres://localhost/triggers"], None).unwrap_err();
-        assert!(matches!(error, ConfigError::PostgresNotBuilt(_)), "{error}");
+        let config = parse(&["--database", "postgres://localhost/triggers"], None).unwrap();
+        assert_eq!(
+            check_database_url(&config.database_url).unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            check_database_url("sqlite://t.db").unwrap(),
+            Backend::Sqlite
+        );
+
+        let error = parse(&["--database", "mysql://localhost/triggers"], None).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unsupported database URL \"mysql://localhost/triggers\"; \
+             use sqlite://PATH or postgres://USER@HOST/DATABASE"
+        );
     }
 }

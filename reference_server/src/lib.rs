@@ -9,9 +9,10 @@
 //! run the [`auth::Org`] extractor, then read their body with [`body`] and
 //! its size limit. Ingest checks [`rate_limit`], then queues the event on the
 //! [`store::group_commit`] writer, which stores batches through the
-//! [`store::Store`] trait ([`store::sqlite`] today) and answers each waiter
-//! after the commit. The [`delivery`] worker claims due events from the
-//! same store and sends signed webhooks.
+//! [`store::Store`] trait ([`store::sqlite`] for one process, or
+//! [`store::postgres`] for replicas sharing a database, by the URL's
+//! scheme) and answers each waiter after the commit. The [`delivery`]
+//! worker claims due events from the same store and sends signed webhooks.
 //!
 //! Every failure is an [`error::ApiError`], which renders the JSON error
 //! body of SPEC section 12. [`serve`] ties it together with graceful
@@ -35,12 +36,13 @@ use std::sync::Arc;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Backend, Config, ConfigError};
 use crate::delivery::schedule::RetrySchedule;
 use crate::delivery::{DeliverySettings, DeliveryWaker, DeliveryWorker};
 use crate::rate_limit::IngestLimiter;
 use crate::store::group_commit::{GroupCommitWriter, GroupCommitter};
 use crate::store::housekeeping::Housekeeping;
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 
@@ -83,8 +85,10 @@ impl Running {
     /// Opens the storage named by `config` and starts the group-commit
     /// writer and the delivery worker over it.
     pub async fn start(config: Config) -> Result<Self, ServeError> {
-        config::check_database_url(&config.database_url)?;
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.database_url).await?);
+        let store: Arc<dyn Store> = match config::check_database_url(&config.database_url)? {
+            Backend::Sqlite => Arc::new(SqliteStore::open(&config.database_url).await?),
+            Backend::Postgres => Arc::new(PostgresStore::open(&config.database_url).await?),
+        };
         let waker = DeliveryWaker::default();
         let (committer, writer) =
             GroupCommitter::start(store.clone(), config.max_batch, waker.clone());

@@ -40,9 +40,13 @@ struct InboxQuery {
     after_seq: i64,
 }
 
-/// `GET /api/inbox`: the page of events after the cursor. Paging by the
-/// storage sequence keeps a walk free of gaps and repeats while new events
-/// arrive, since they always get a higher sequence (INBOX-6).
+/// `GET /api/inbox`: the page of events after the cursor. The cursor is
+/// the caller's organisation's `seq` of the last event listed, and both
+/// backends keep the invariant that makes it gap-free (INBOX-6): within one
+/// organisation, an event that commits later has a higher `seq`. SQLite
+/// has one writer and a global sequence; PostgreSQL numbers each
+/// organisation's events under its row lock, across every replica. A walk
+/// therefore never passes an event that is not yet committed.
 pub async fn inbox_list(
     State(state): State<AppState>,
     Org(organization): Org,

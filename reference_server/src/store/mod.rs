@@ -3,6 +3,7 @@
 
 pub mod group_commit;
 pub mod housekeeping;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -142,7 +143,9 @@ pub struct NewEvent {
 /// A stored event with its delivery state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
-    /// The storage order; inbox cursors page by it.
+    /// The storage order within the organisation; inbox cursors page by
+    /// it. It grows in commit order per organisation, but may be global
+    /// (SQLite) or counted per organisation (PostgreSQL).
     pub seq: i64,
     pub id: String,
     pub organization_id: String,
@@ -249,9 +252,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Event>, StoreError>;
 
     /// Up to `limit` events of one organisation with `seq` above
-    /// `after_seq`, oldest first. Cursor walks stay gap-free only while
-    /// `seq` grows in commit order, which SQLite's single writer ensures; a
-    /// backend with concurrent writers must ensure it another way.
+    /// `after_seq`, oldest first. Cursor walks stay gap-free only while,
+    /// within one organisation, `seq` grows in commit order: SQLite's
+    /// single writer ensures it for its global sequence, and PostgreSQL
+    /// numbers each organisation's events under that organisation's row
+    /// lock.
     async fn events_list(
         &self,
         organization_id: &str,
