@@ -55,6 +55,7 @@ fn failures(
         headers: &headers,
         json: Some(&body),
         text: &text,
+        elapsed: Some(std::time::Duration::from_millis(40)),
     };
     check(&expect_of(lines), &observed, &templates, &schemas())
         .into_iter()
@@ -255,6 +256,29 @@ fn status_error_schema_and_headers() {
             &[("x-id", "e-1")],
             json!({}),
             &["header x-id matches"],
+        ),
+        (
+            r#"expect.body_contains = ["already", "{{ wanted }}"]"#,
+            409,
+            &[],
+            json!({ "error": "already seen e-1" }),
+            &[],
+        ),
+        (
+            r#"expect.body_contains = ["missing text"]"#,
+            409,
+            &[],
+            error_body.clone(),
+            &["body contains \"missing text\""],
+        ),
+        // Every answer in this table took 40 ms.
+        (r#"expect.max_elapsed = "100ms""#, 200, &[], json!({}), &[]),
+        (
+            r#"expect.max_elapsed = "10ms""#,
+            200,
+            &[],
+            json!({}),
+            &["elapsed"],
         ),
     ];
     for (lines, status, headers, body, expected) in cases {

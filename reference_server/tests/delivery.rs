@@ -9,15 +9,16 @@ use std::time::Duration;
 use reference_server::config::Config;
 use serde_json::{Value, json};
 use support::receiver::{Receiver, Reply, verify};
-use support::{Call, TestApp};
+use support::{Backend, Call, TestApp};
 
-/// A server that delivers with `schedule` and a short attempt timeout.
-async fn delivering(schedule: &[u64], timeout: Duration) -> TestApp {
+/// A server on `backend` that delivers with `schedule` and a short attempt
+/// timeout.
+async fn delivering(backend: Backend, schedule: &[u64], timeout: Duration) -> TestApp {
     let schedule: Vec<Duration> = schedule
         .iter()
         .map(|ms| Duration::from_millis(*ms))
         .collect();
-    TestApp::start_with(move |config: &mut Config| {
+    TestApp::start_with(backend, move |config: &mut Config| {
         config.delivery_enabled = true;
         config.webhook_retry_schedule = schedule;
         config.webhook_timeout = timeout;
@@ -29,9 +30,8 @@ fn status_is(status: &'static str) -> impl Fn(&Value) -> bool {
     move |event| event["status"] == status
 }
 
-#[tokio::test]
-async fn dlv_1_2_3_10_a_signed_delivery_marks_the_event_delivered() {
-    let app = delivering(&[50], Duration::from_secs(5)).await;
+async fn dlv_1_2_3_10_a_signed_delivery_marks_the_event_delivered(backend: Backend) {
+    let app = delivering(backend, &[50], Duration::from_secs(5)).await;
     let receiver = Receiver::start(vec![], Reply::Status(204)).await;
     let key = app.key("free").await;
     let secret = app.configure_webhook(&key, &receiver.url).await;
@@ -85,9 +85,8 @@ async fn dlv_1_2_3_10_a_signed_delivery_marks_the_event_delivered() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn dlv_5_6_failures_are_retried_with_the_same_webhook_id() {
-    let app = delivering(&[50, 50, 50], Duration::from_secs(5)).await;
+async fn dlv_5_6_failures_are_retried_with_the_same_webhook_id(backend: Backend) {
+    let app = delivering(backend, &[50, 50, 50], Duration::from_secs(5)).await;
     let replies = vec![Reply::Status(500), Reply::Status(502)];
     let receiver = Receiver::start(replies, Reply::Status(200)).await;
     let key = app.key("free").await;
@@ -113,9 +112,8 @@ async fn dlv_5_6_failures_are_retried_with_the_same_webhook_id() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn dlv_5_10_exhausted_attempts_end_in_dead_letter() {
-    let app = delivering(&[20, 20], Duration::from_secs(5)).await;
+async fn dlv_5_10_exhausted_attempts_end_in_dead_letter(backend: Backend) {
+    let app = delivering(backend, &[20, 20], Duration::from_secs(5)).await;
     let receiver = Receiver::start(vec![], Reply::Status(500)).await;
     let key = app.key("free").await;
     app.configure_webhook(&key, &receiver.url).await;
@@ -140,9 +138,8 @@ async fn dlv_5_10_exhausted_attempts_end_in_dead_letter() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn dlv_8_gone_stops_at_once() {
-    let app = delivering(&[20, 20], Duration::from_secs(5)).await;
+async fn dlv_8_gone_stops_at_once(backend: Backend) {
+    let app = delivering(backend, &[20, 20], Duration::from_secs(5)).await;
     let receiver = Receiver::start(vec![], Reply::Status(410)).await;
     let key = app.key("free").await;
     app.configure_webhook(&key, &receiver.url).await;
@@ -158,9 +155,8 @@ async fn dlv_8_gone_stops_at_once() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn dlv_4_redirects_are_failures_and_not_followed() {
-    let app = delivering(&[20], Duration::from_secs(5)).await;
+async fn dlv_4_redirects_are_failures_and_not_followed(backend: Backend) {
+    let app = delivering(backend, &[20], Duration::from_secs(5)).await;
     let target = Receiver::start(vec![], Reply::Status(200)).await;
     let redirect = Reply::WithHeader(302, "location", target.url.clone());
     let receiver = Receiver::start(vec![], redirect).await;
@@ -177,9 +173,8 @@ async fn dlv_4_redirects_are_failures_and_not_followed() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn dlv_9_a_receiver_that_hangs_fails_the_attempt() {
-    let app = delivering(&[], Duration::from_millis(200)).await;
+async fn dlv_9_a_receiver_that_hangs_fails_the_attempt(backend: Backend) {
+    let app = delivering(backend, &[], Duration::from_millis(200)).await;
     let receiver = Receiver::start(vec![], Reply::Hang(Duration::from_secs(3))).await;
     let key = app.key("free").await;
     app.configure_webhook(&key, &receiver.url).await;
@@ -197,9 +192,8 @@ async fn dlv_9_a_receiver_that_hangs_fails_the_attempt() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn dlv_7_retry_after_delays_the_next_attempt() {
-    let app = delivering(&[10], Duration::from_secs(5)).await;
+async fn dlv_7_retry_after_delays_the_next_attempt(backend: Backend) {
+    let app = delivering(backend, &[10], Duration::from_secs(5)).await;
     let replies = vec![Reply::WithHeader(503, "retry-after", "1".into())];
     let receiver = Receiver::start(replies, Reply::Status(200)).await;
     let key = app.key("free").await;
@@ -214,9 +208,8 @@ async fn dlv_7_retry_after_delays_the_next_attempt() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn dlv_11_a_slow_receiver_slows_neither_ingest_nor_others() {
-    let app = delivering(&[], Duration::from_secs(5)).await;
+async fn dlv_11_a_slow_receiver_slows_neither_ingest_nor_others(backend: Backend) {
+    let app = delivering(backend, &[], Duration::from_secs(5)).await;
     let slow = Receiver::start(vec![], Reply::Hang(Duration::from_secs(4))).await;
     let fast = Receiver::start(vec![], Reply::Status(200)).await;
     let slow_key = app.key("pro").await;
@@ -243,9 +236,8 @@ async fn dlv_11_a_slow_receiver_slows_neither_ingest_nor_others() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn hook_4_and_ack_4_no_delivery_after_removal_or_acknowledgement() {
-    let app = delivering(&[300, 300, 300], Duration::from_secs(5)).await;
+async fn hook_4_and_ack_4_no_delivery_after_removal_or_acknowledgement(backend: Backend) {
+    let app = delivering(backend, &[300, 300, 300], Duration::from_secs(5)).await;
     let receiver = Receiver::start(vec![], Reply::Status(500)).await;
     let key = app.key("free").await;
     app.configure_webhook(&key, &receiver.url).await;
@@ -279,9 +271,8 @@ async fn hook_4_and_ack_4_no_delivery_after_removal_or_acknowledgement() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn dlv_12_stored_deliveries_resume_after_a_restart() {
-    let app = TestApp::start().await;
+async fn dlv_12_stored_deliveries_resume_after_a_restart(backend: Backend) {
+    let app = TestApp::start(backend).await;
     let receiver = Receiver::start(vec![], Reply::Status(200)).await;
     let key = app.key("free").await;
     let secret = app.configure_webhook(&key, &receiver.url).await;
@@ -304,3 +295,16 @@ async fn dlv_12_stored_deliveries_resume_after_a_restart() {
     assert!(received.iter().all(|request| verify(&secret, request)));
     app.stop().await;
 }
+
+on_both_backends!(
+    dlv_1_2_3_10_a_signed_delivery_marks_the_event_delivered,
+    dlv_5_6_failures_are_retried_with_the_same_webhook_id,
+    dlv_5_10_exhausted_attempts_end_in_dead_letter,
+    dlv_8_gone_stops_at_once,
+    dlv_4_redirects_are_failures_and_not_followed,
+    dlv_9_a_receiver_that_hangs_fails_the_attempt,
+    dlv_7_retry_after_delays_the_next_attempt,
+    dlv_11_a_slow_receiver_slows_neither_ingest_nor_others,
+    hook_4_and_ack_4_no_delivery_after_removal_or_acknowledgement,
+    dlv_12_stored_deliveries_resume_after_a_restart,
+);

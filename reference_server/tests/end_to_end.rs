@@ -1,87 +1,18 @@
 //! The server on a real socket through `serve`: concurrent deduplication,
 //! key rotation, paging while ingesting, metrics and graceful shutdown.
 
-use std::collections::HashSet;
-use std::path::Path;
+mod support;
 
-use reference_server::config::Config;
+use std::collections::HashSet;
+
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use support::served::Served;
+use support::{Backend, TestDatabase};
 
-/// A server serving on an ephemeral port until told to stop.
-struct Served {
-    base: String,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), reference_server::ServeError>>,
-}
-
-impl Served {
-    async fn start(database: &Path) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let config = Config::new(format!("sqlite://{}", database.display()));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let shutdown = async move {
-            let _ = stopped.await;
-        };
-        let task = tokio::spawn(reference_server::serve(listener, config, shutdown));
-        Served { base, stop, task }
-    }
-
-    async fn shut_down(self) {
-        self.stop.send(()).unwrap();
-        self.task.await.unwrap().expect("clean shutdown");
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn key(&self, client: &Client, tier: &str) -> String {
-        let body = json!({ "organization_name": "e2e", "tier": tier });
-        let answer = client
-            .post(self.url("/api/keys/generate"))
-            .json(&body)
-            .send()
-            .await;
-        let answer: Value = answer.unwrap().json().await.unwrap();
-        answer["api_key"].as_str().unwrap().to_owned()
-    }
-
-    async fn ingest(&self, client: &Client, key: &str, body: &Value) -> (StatusCode, Value) {
-        let request = client
-            .post(self.url("/api/events"))
-            .header("x-api-key", key);
-        let response = request.json(body).send().await.unwrap();
-        (response.status(), response.json().await.unwrap())
-    }
-
-    /// The ids of every event of the key's organisation, walking pages of
-    /// `limit`.
-    async fn walk(&self, client: &Client, key: &str, limit: u32) -> Vec<String> {
-        let mut ids = Vec::new();
-        let mut cursor = String::new();
-        loop {
-            let path = format!("/api/inbox?status=all&limit={limit}{cursor}");
-            let request = client.get(self.url(&path)).header("x-api-key", key);
-            let page: Value = request.send().await.unwrap().json().await.unwrap();
-            for event in page["events"].as_array().unwrap() {
-                ids.push(event["id"].as_str().unwrap().to_owned());
-            }
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = format!("&cursor={next}"),
-                None => return ids,
-            }
-        }
-    }
-}
-
-#[tokio::test]
-async fn ing_11_concurrent_duplicates_accept_exactly_one() {
-    let directory = tempfile::tempdir().unwrap();
-    let server = Served::start(&directory.path().join("t.db")).await;
+async fn ing_11_concurrent_duplicates_accept_exactly_one(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let server = Served::start(&database.url).await;
     let client = Client::new();
     let key = server.key(&client, "pro").await;
 
@@ -108,10 +39,9 @@ async fn ing_11_concurrent_duplicates_accept_exactly_one() {
     server.shut_down().await;
 }
 
-#[tokio::test]
-async fn key_5_rotation_takes_effect_on_the_next_request() {
-    let directory = tempfile::tempdir().unwrap();
-    let server = Served::start(&directory.path().join("t.db")).await;
+async fn key_5_rotation_takes_effect_on_the_next_request(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let server = Served::start(&database.url).await;
     let client = Client::new();
     let old_key = server.key(&client, "free").await;
 
@@ -132,10 +62,9 @@ async fn key_5_rotation_takes_effect_on_the_next_request() {
     server.shut_down().await;
 }
 
-#[tokio::test]
-async fn inbox_6_paging_while_ingesting_has_no_gaps_or_repeats() {
-    let directory = tempfile::tempdir().unwrap();
-    let server = Served::start(&directory.path().join("t.db")).await;
+async fn inbox_6_paging_while_ingesting_has_no_gaps_or_repeats(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let server = Served::start(&database.url).await;
     let client = Client::new();
     let key = server.key(&client, "enterprise").await;
     let event = json!({ "type": "t", "payload": {} });
@@ -176,10 +105,9 @@ async fn inbox_6_paging_while_ingesting_has_no_gaps_or_repeats() {
     server.shut_down().await;
 }
 
-#[tokio::test]
-async fn ops_4_metrics_count_requests_and_ingests() {
-    let directory = tempfile::tempdir().unwrap();
-    let server = Served::start(&directory.path().join("t.db")).await;
+async fn ops_4_metrics_count_requests_and_ingests(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let server = Served::start(&database.url).await;
     let client = Client::new();
     let key = server.key(&client, "free").await;
     let (status, _) = server
@@ -214,11 +142,9 @@ async fn ops_4_metrics_count_requests_and_ingests() {
     server.shut_down().await;
 }
 
-#[tokio::test]
-async fn dur_2_shutdown_keeps_every_acknowledged_event() {
-    let directory = tempfile::tempdir().unwrap();
-    let database = directory.path().join("t.db");
-    let server = Served::start(&database).await;
+async fn dur_2_shutdown_keeps_every_acknowledged_event(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let server = Served::start(&database.url).await;
     let client = Client::new();
     let key = server.key(&client, "enterprise").await;
 
@@ -247,7 +173,7 @@ async fn dur_2_shutdown_keeps_every_acknowledged_event() {
     }
     assert!(!accepted.is_empty(), "no ingest finished before shutdown");
 
-    let server = Served::start(&database).await;
+    let server = Served::start(&database.url).await;
     let stored: HashSet<String> = server.walk(&client, &key, 1000).await.into_iter().collect();
     assert!(
         stored.is_superset(&accepted),
@@ -256,3 +182,11 @@ async fn dur_2_shutdown_keeps_every_acknowledged_event() {
     );
     server.shut_down().await;
 }
+
+on_both_backends!(
+    ing_11_concurrent_duplicates_accept_exactly_one,
+    key_5_rotation_takes_effect_on_the_next_request,
+    inbox_6_paging_while_ingesting_has_no_gaps_or_repeats,
+    ops_4_metrics_count_requests_and_ingests,
+    dur_2_shutdown_keeps_every_acknowledged_event,
+);

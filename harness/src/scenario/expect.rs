@@ -18,6 +18,8 @@ pub struct Observed<'a> {
     /// The body parsed as JSON, when it is JSON.
     pub json: Option<&'a Value>,
     pub text: &'a str,
+    /// How long the answer took; `None` for a webhook delivery.
+    pub elapsed: Option<std::time::Duration>,
 }
 
 impl Observed<'_> {
@@ -122,6 +124,22 @@ pub fn check(
         for (expectation, expected, actual) in check_json(check, observed.json, templates) {
             failures.push(failure(expectation, expected, actual, *level));
         }
+    }
+    for Leveled { level, check } in &expect.body_contains {
+        let wanted = templates.render_string(check).unwrap_or_else(|_| check.clone());
+        if !observed.text.contains(&wanted) {
+            let expectation = format!("body contains {wanted:?}");
+            let actual = Value::String(excerpt(observed.text));
+            failures.push(failure(expectation, json!(wanted), actual, *level));
+        }
+    }
+    if let (Some(Leveled { level, check: limit }), Some(elapsed)) =
+        (&expect.max_elapsed, observed.elapsed)
+        && elapsed > *limit
+    {
+        let expected = json!(format!("at most {}", humantime::format_duration(*limit)));
+        let actual = json!(format!("{} ms", elapsed.as_millis()));
+        failures.push(failure("elapsed".into(), expected, actual, *level));
     }
     failures
 }

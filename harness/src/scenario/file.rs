@@ -112,6 +112,11 @@ pub(crate) struct ExpectTable {
     pub headers: BTreeMap<String, HeaderCheckTable>,
     #[serde(default)]
     pub json: Vec<JsonCheckTable>,
+    /// Strings the raw body must contain, for answers that are not JSON.
+    #[serde(default)]
+    pub body_contains: Vec<String>,
+    /// The longest the answer may take, as a duration such as `"100ms"`.
+    pub max_elapsed: Option<String>,
     pub level: Option<String>,
 }
 

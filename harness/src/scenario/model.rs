@@ -199,6 +199,11 @@ pub struct Expect {
     pub schema: Option<Leveled<String>>,
     pub headers: Vec<Leveled<HeaderCheck>>,
     pub json: Vec<Leveled<JsonCheck>>,
+    /// Strings the raw body must contain (templates).
+    pub body_contains: Vec<Leveled<String>>,
+    /// The longest the answer may take, from sending the request to the
+    /// last byte of the body.
+    pub max_elapsed: Option<Leveled<std::time::Duration>>,
 }
 
 impl Expect {
@@ -209,6 +214,8 @@ impl Expect {
             && self.schema.is_none()
             && self.headers.is_empty()
             && self.json.is_empty()
+            && self.body_contains.is_empty()
+            && self.max_elapsed.is_none()
     }
 }
 

@@ -1,10 +1,12 @@
 //! Test support shared by the integration tests: a server over a fresh
-//! SQLite file, driven through the router without a socket.
+//! database of either backend, driven through the router without a socket.
 
 // Each test crate uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod database;
 pub mod receiver;
+pub mod served;
 
 use axum::Router;
 use axum::body::Body;
@@ -12,15 +14,16 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use reference_server::config::Config;
 use reference_server::{Running, router};
 use serde_json::{Value, json};
-use tempfile::TempDir;
 use tower::ServiceExt;
 
-/// A server over a database in its own temporary directory.
+pub use self::database::{Backend, TestDatabase, postgres_server};
+
+/// A server over a database of its own.
 pub struct TestApp {
     pub app: Router,
     pub running: Option<Running>,
-    database_url: String,
-    directory: TempDir,
+    /// Declared last so the server stops using it before it is dropped.
+    database: TestDatabase,
 }
 
 /// One answer, with the body parsed as JSON.
@@ -85,33 +88,26 @@ impl Call {
 }
 
 impl TestApp {
-    /// Starts a server without webhook delivery, so event states change
-    /// only through the API under test.
-    pub async fn start() -> Self {
-        Self::start_with(|config| config.delivery_enabled = false).await
+    /// Starts a server on `backend` without webhook delivery, so event
+    /// states change only through the API under test.
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |config| config.delivery_enabled = false).await
     }
 
-    /// Starts a server whose default configuration `adjust` may change.
-    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        let directory = tempfile::tempdir().expect("temporary directory");
-        let path = directory.path().join("triggers.db");
-        let url = format!("sqlite://{}", path.display());
-        Self::start_in(directory, url, adjust).await
+    /// Starts a server on `backend` whose default configuration `adjust`
+    /// may change.
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start_in(TestDatabase::create(backend).await, adjust).await
     }
 
-    async fn start_in(
-        directory: TempDir,
-        database_url: String,
-        adjust: impl FnOnce(&mut Config),
-    ) -> Self {
-        let mut config = Config::new(database_url.clone());
+    async fn start_in(database: TestDatabase, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::new(database.url.clone());
         adjust(&mut config);
         let running = Running::start(config).await.expect("server starts");
         TestApp {
             app: router(running.state.clone()),
             running: Some(running),
-            database_url,
-            directory,
+            database,
         }
     }
 
@@ -120,7 +116,7 @@ impl TestApp {
         if let Some(running) = self.running.take() {
             running.stop().await;
         }
-        Self::start_in(self.directory, self.database_url, adjust).await
+        Self::start_in(self.database, adjust).await
     }
 
     /// Stops the server cleanly.

@@ -15,8 +15,10 @@ impl FileChecker<'_> {
         response: bool,
     ) -> Expect {
         let level = self.level(site, table.level).unwrap_or(Level::Must);
-        if !response && (table.status.is_some() || table.error.is_some()) {
-            let message = "a webhook `expect` checks only `headers`, `json` and `schema`; remove `status` and `error`";
+        if !response
+            && (table.status.is_some() || table.error.is_some() || table.max_elapsed.is_some())
+        {
+            let message = "a webhook `expect` checks only `headers`, `json`, `schema` and `body_contains`; remove `status`, `error` and `max_elapsed`";
             self.problem(site, "expect", message.into());
         }
 
@@ -68,12 +70,23 @@ impl FileChecker<'_> {
                 });
             }
         }
+        for text in &table.body_contains {
+            self.template(site, text);
+        }
+        let max_elapsed = table.max_elapsed.map(|text| {
+            let check = self.duration(site, "max_elapsed", Some(text), "0s");
+            Leveled { level, check }
+        });
         Expect {
             status: status.map(|check| Leveled { level, check }),
             error: table.error.map(|check| Leveled { level, check }),
             schema: table.schema.map(|check| Leveled { level, check }),
             headers,
             json,
+            body_contains: (table.body_contains.into_iter())
+                .map(|check| Leveled { level, check })
+                .collect(),
+            max_elapsed,
         }
     }
 

@@ -73,6 +73,7 @@ pub(crate) fn judge(
         headers: &answer.headers,
         json: answer.json.as_ref(),
         text: &answer.text,
+        elapsed: Some(std::time::Duration::from_millis(answer.exchange.elapsed_ms)),
     };
     check(&spec.expect, &observed, &run.templates, &run.ctx.schemas)
 }

@@ -107,6 +107,7 @@ pub(crate) async fn run_webhook(
         headers: &last.headers,
         json: json.as_ref(),
         text: &text,
+        elapsed: None,
     };
     record.failures.extend(check(
         &spec.expect,
