@@ -1,12 +1,14 @@
 //! DUR-1: the real binary is killed with SIGKILL while clients ingest, and
 //! every event it answered 202 must be listed after a restart on the same
-//! SQLite file, cycle after cycle.
+//! database, cycle after cycle, on each backend.
 //!
 //! A killed process leaves the operating system's page cache intact, so this
 //! proves that 202 follows the commit; surviving power loss rests on
-//! `synchronous=FULL`, which no process-level test can observe.
+//! `synchronous=FULL` (SQLite) and `fsync` (PostgreSQL), which no
+//! process-level test can observe.
 
-use std::path::Path;
+mod support;
+
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,19 +18,21 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use support::{Backend, TestDatabase};
+
 const CYCLES: usize = 3;
 const CLIENTS: usize = 4;
 
 /// How long clients ingest before the kill.
 const INGEST_TIME: Duration = Duration::from_millis(400);
 
-/// Starts the binary on `database` and answers it with its base URL, read
-/// from the lifecycle log line that names the bound address.
-async fn start(database: &Path) -> (Child, String) {
+/// Starts the binary on the database at `database_url` and answers it with
+/// its base URL, read from the lifecycle log line that names the bound
+/// address.
+async fn start(database_url: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
         .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
-        .arg("--database")
-        .arg(format!("sqlite://{}", database.display()))
+        .args(["--database", database_url])
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -94,14 +98,12 @@ async fn stored_ids(client: &Client, base: &str, key: &str) -> Vec<String> {
     }
 }
 
-#[tokio::test]
-async fn dur_1_acknowledged_events_survive_sigkill() {
-    let directory = tempfile::tempdir().unwrap();
-    let database = directory.path().join("crash.db");
+async fn dur_1_acknowledged_events_survive_sigkill(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
     let client = Client::new();
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
 
-    let (mut child, mut base) = start(&database).await;
+    let (mut child, mut base) = start(&database.url).await;
     let body = json!({ "organization_name": "crash", "tier": "enterprise" });
     let created = client
         .post(format!("{base}/api/keys/generate"))
@@ -126,7 +128,7 @@ async fn dur_1_acknowledged_events_survive_sigkill() {
             task.await.unwrap();
         }
 
-        let (restarted, restarted_base) = start(&database).await;
+        let (restarted, restarted_base) = start(&database.url).await;
         let stored = stored_ids(&client, &restarted_base, &key).await;
         let acknowledged = acknowledged.lock().unwrap().clone();
         let missing: Vec<&String> = acknowledged
@@ -142,3 +144,5 @@ async fn dur_1_acknowledged_events_survive_sigkill() {
     }
     child.kill().await.unwrap();
 }
+
+on_both_backends!(dur_1_acknowledged_events_survive_sigkill);

@@ -12,6 +12,7 @@ mod cases;
 mod document;
 #[path = "openapi_agreement/server.rs"]
 mod server;
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -23,15 +24,15 @@ use crate::answer::run_case;
 use crate::cases::{Fixture, cases};
 use crate::document::{document, documented_statuses, resolve, validate};
 use crate::server::{Sink, TestServer, generate_key, ingest};
+use crate::support::Backend;
 
 /// Documented statuses that a healthy server cannot be made to answer from
 /// outside: they need a storage fault or an overload. Every other documented
 /// status must be provoked by a case in [`cases`].
 const SERVER_FAULT_STATUSES: [&str; 2] = ["500", "503"];
 
-#[tokio::test]
-async fn served_document_equals_the_file() {
-    let server = TestServer::start().await;
+async fn served_document_equals_the_file(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let response = reqwest::get(server.url("/openapi.json")).await.unwrap();
 
     assert_eq!(response.status(), 200);
@@ -44,9 +45,8 @@ async fn served_document_equals_the_file() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn every_documented_answer_agrees() {
-    let server = TestServer::start().await;
+async fn every_documented_answer_agrees(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let client = reqwest::Client::new();
     let fixture = Fixture::prepare(&client, &server).await;
     let document = document();
@@ -81,9 +81,8 @@ async fn every_documented_answer_agrees() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn every_route_is_documented() {
-    let server = TestServer::start().await;
+async fn every_route_is_documented(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let client = reqwest::Client::new();
     let document = document();
     let mut failures = Vec::new();
@@ -154,10 +153,9 @@ const DELIVERY_CASES: [(u16, &str, &str); 3] = [
     (500, "default", "failed"),
 ];
 
-#[tokio::test]
-async fn webhook_deliveries_agree() {
+async fn webhook_deliveries_agree(backend: Backend) {
     let mut sink = Sink::start().await;
-    let server = TestServer::start_with(|mut config| {
+    let server = TestServer::start_with(backend, |mut config| {
         // One retry, far enough away that a failed event stays `failed`.
         config.webhook_retry_schedule = vec![Duration::from_secs(60)];
         config.webhook_timeout = Duration::from_secs(2);
@@ -287,3 +285,10 @@ async fn await_status(
         "the event did not become {status:?} within 10 s: {event}"
     ))
 }
+
+on_both_backends!(
+    served_document_equals_the_file,
+    every_documented_answer_agrees,
+    every_route_is_documented,
+    webhook_deliveries_agree,
+);

@@ -1,5 +1,5 @@
-//! The servers a test talks to: the reference server on a fresh SQLite file,
-//! a webhook sink, and the requests that set up organisations and events.
+//! The servers a test talks to: the reference server on a fresh database of
+//! either backend, a webhook sink, and the requests that set up organisations and events.
 
 use std::time::Duration;
 
@@ -14,27 +14,28 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
-/// The reference server on 127.0.0.1 port 0 with a fresh SQLite file.
+use crate::support::{Backend, TestDatabase};
+
+/// The reference server on 127.0.0.1 port 0 with a fresh database.
 pub struct TestServer {
     base: String,
     shutdown: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
-    _directory: tempfile::TempDir,
+    _database: TestDatabase,
 }
 
 impl TestServer {
     /// A server with every default setting.
-    pub async fn start() -> TestServer {
-        TestServer::start_with(|config| config).await
+    pub async fn start(backend: Backend) -> TestServer {
+        TestServer::start_with(backend, |config| config).await
     }
 
     /// A server whose settings `adjust` changes from the defaults.
-    pub async fn start_with(adjust: impl FnOnce(Config) -> Config) -> TestServer {
-        let directory = tempfile::tempdir().unwrap();
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(Config) -> Config) -> TestServer {
+        let database = TestDatabase::create(backend).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let database = directory.path().join("triggers.db");
-        let config = adjust(Config::new(format!("sqlite://{}", database.display())));
+        let config = adjust(Config::new(database.url.clone()));
         let (shutdown, stop) = oneshot::channel::<()>();
 
         let task = tokio::spawn(async move {
@@ -49,7 +50,7 @@ impl TestServer {
             base,
             shutdown,
             task,
-            _directory: directory,
+            _database: database,
         }
     }
 
