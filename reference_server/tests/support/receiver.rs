@@ -2,7 +2,7 @@
 //! request, and checks Standard Webhooks signatures with its own code,
 //! written from the specification rather than taken from the server.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,32 +41,51 @@ struct Script {
     replies: Arc<Mutex<VecDeque<Reply>>>,
     then: Reply,
     received: Arc<Mutex<Vec<Received>>>,
+    /// The `webhook-id`s of the requests being answered right now.
+    in_flight: Arc<Mutex<HashSet<String>>>,
+    /// The `webhook-id`s that arrived while a request with the same id was
+    /// still being answered.
+    overlapping: Arc<Mutex<Vec<String>>>,
 }
 
 /// A receiver listening on an ephemeral port for the test's lifetime.
 pub struct Receiver {
     pub url: String,
     received: Arc<Mutex<Vec<Received>>>,
+    overlapping: Arc<Mutex<Vec<String>>>,
 }
 
 impl Receiver {
     /// Answers `replies` in order, then `then` to every later request.
     pub async fn start(replies: Vec<Reply>, then: Reply) -> Self {
         let received = Arc::new(Mutex::new(Vec::new()));
+        let overlapping = Arc::new(Mutex::new(Vec::new()));
         let script = Script {
             replies: Arc::new(Mutex::new(replies.into())),
             then,
             received: received.clone(),
+            in_flight: Arc::new(Mutex::new(HashSet::new())),
+            overlapping: overlapping.clone(),
         };
         let app = Router::new().fallback(answer).with_state(script);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Receiver { url, received }
+        Receiver {
+            url,
+            received,
+            overlapping,
+        }
     }
 
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// The `webhook-id`s delivered again while an earlier delivery of the
+    /// same id was still being answered.
+    pub fn overlapping(&self) -> Vec<String> {
+        self.overlapping.lock().unwrap().clone()
     }
 
     /// Waits until at least `count` requests have arrived.
@@ -93,14 +112,29 @@ async fn answer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let webhook_id = headers
+        .get("webhook-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if !script.in_flight.lock().unwrap().insert(webhook_id.clone()) {
+        script.overlapping.lock().unwrap().push(webhook_id.clone());
+    }
     script.received.lock().unwrap().push(Received {
         path: uri.path().to_owned(),
         headers,
         body,
         at: Instant::now(),
     });
+
     let reply = script.replies.lock().unwrap().pop_front();
-    match reply.unwrap_or_else(|| script.then.clone()) {
+    let response = reply_with(reply.unwrap_or_else(|| script.then.clone())).await;
+    script.in_flight.lock().unwrap().remove(&webhook_id);
+    response
+}
+
+async fn reply_with(reply: Reply) -> Response {
+    match reply {
         Reply::Status(status) => StatusCode::from_u16(status).unwrap().into_response(),
         Reply::WithHeader(status, name, value) => {
             (StatusCode::from_u16(status).unwrap(), [(name, value)]).into_response()
