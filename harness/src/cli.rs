@@ -20,6 +20,22 @@ Exit codes:
   1  a MUST scenario failed, or a target failed to start or crashed
   2  the command line or a file it names is wrong, or the run was interrupted";
 
+const REPORT_HELP: &str = "\
+Examples:
+  harness report reports/RUN/results.json                  write report.md, junit.xml, report.html
+  harness report new.json --format html --out /tmp/r       write only the HTML page into /tmp/r
+  harness report new.json --baseline old.json --max-throughput-drop 10% --max-p99-rise 20%
+
+With --baseline, every figure is set against the baseline run's, target by
+target, and the deltas appear in the Markdown and HTML reports. A scenario that
+passed in the baseline and fails now is always a regression; throughput and
+p99 latency are regressions only past the thresholds given.
+
+Exit codes:
+  0  the reports were written and no regression was found
+  1  the baseline comparison found a regression
+  2  the command line or a file it names is wrong";
+
 /// Runs implementations of the Triggers API against the contract and compares them.
 #[derive(Parser, Debug)]
 #[command(name = "harness", version, after_help = AFTER_HELP)]
@@ -43,6 +59,11 @@ pub enum Command {
     /// Show the targets a run would measure.
     #[command(after_help = AFTER_HELP)]
     Targets(TargetsArgs),
+    /// Render the reports of an earlier run again, optionally against a baseline run.
+    #[command(after_help = REPORT_HELP)]
+    Report(ReportArgs),
+    /// Print the JSON Schema of the results file.
+    Schema,
 }
 
 /// The arguments of `run` and `conformance`.
@@ -171,6 +192,46 @@ pub struct TargetsArgs {
 
     #[command(flatten)]
     pub targets: TargetSelection,
+}
+
+/// The arguments of `report`.
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// Render the run whose results file is FILE.
+    #[arg(value_name = "FILE")]
+    pub results: PathBuf,
+
+    /// Write only FORMAT (repeat for more) [default: markdown, junit and html].
+    #[arg(long = "format", value_name = "FORMAT", help_heading = "Report")]
+    pub formats: Vec<crate::report::Format>,
+
+    /// Write the reports into DIR [default: the results file's directory].
+    #[arg(long, value_name = "DIR", help_heading = "Report")]
+    pub out: Option<PathBuf>,
+
+    /// Compare with the run whose results file is FILE.
+    #[arg(long, value_name = "FILE", help_heading = "Baseline")]
+    pub baseline: Option<PathBuf>,
+
+    /// Fail when a load level's throughput drops by more than PERCENT.
+    #[arg(
+        long,
+        value_name = "PERCENT",
+        requires = "baseline",
+        value_parser = crate::report::baseline::parse_percent,
+        help_heading = "Baseline"
+    )]
+    pub max_throughput_drop: Option<f64>,
+
+    /// Fail when a load level's corrected p99 latency rises by more than PERCENT.
+    #[arg(
+        long,
+        value_name = "PERCENT",
+        requires = "baseline",
+        value_parser = crate::report::baseline::parse_percent,
+        help_heading = "Baseline"
+    )]
+    pub max_p99_rise: Option<f64>,
 }
 
 #[cfg(test)]

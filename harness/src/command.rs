@@ -1,5 +1,6 @@
 //! One function per subcommand, and the mapping from their outcome to the exit code.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -8,7 +9,10 @@ use tabled::settings::peaker::Priority;
 use tabled::settings::{Style, Width};
 
 use crate::cli::{Cli, Command, RunArgs, ScenariosArgs, TargetsArgs};
+use crate::report::baseline::{Thresholds, compare};
 use crate::report::terminal;
+use crate::report::{Format, write_reports};
+use crate::results::RunResults;
 use crate::run::{EmbeddedTarget, plan_targets, run_conformance};
 use crate::scenario::{Coverage, load_spec_rules, load_suite};
 use crate::settings::{RunSettings, ScenarioSettings, TargetSettings, TargetsSource};
@@ -27,6 +31,11 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Run(args) | Command::Conformance(args) => run(&args).await,
         Command::Scenarios(args) => scenarios(&args).map(|()| EXIT_PASSED),
         Command::Targets(args) => targets(&args).map(|()| EXIT_PASSED),
+        Command::Report(args) => report(&args),
+        Command::Schema => {
+            print!("{}", crate::report::schema::results_schema());
+            Ok(EXIT_PASSED)
+        }
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
@@ -114,6 +123,45 @@ fn targets(args: &TargetsArgs) -> anyhow::Result<()> {
     }
     print!("{}", plain_table(builder));
     Ok(())
+}
+
+/// `report`: renders an earlier run's results again, against a baseline when
+/// one is given; a regression the baseline comparison finds exits with 1.
+fn report(args: &crate::cli::ReportArgs) -> anyhow::Result<u8> {
+    let results = RunResults::read(&args.results)?;
+    let comparison = match &args.baseline {
+        None => None,
+        Some(path) => {
+            let baseline = RunResults::read(path).context("cannot read the baseline")?;
+            let thresholds = Thresholds {
+                max_throughput_drop: args.max_throughput_drop,
+                max_p99_rise: args.max_p99_rise,
+            };
+            Some(compare(&results, &baseline, thresholds))
+        }
+    };
+
+    let formats = if args.formats.is_empty() {
+        Format::FILES.to_vec()
+    } else {
+        args.formats.clone()
+    };
+    let directory = match &args.out {
+        Some(directory) => directory.clone(),
+        None => args.results.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    if formats.contains(&Format::Terminal) {
+        print!("{}", terminal::render(&results));
+    }
+    for path in write_reports(&results, comparison.as_ref(), &formats, &directory)? {
+        println!("wrote {}", path.display());
+    }
+
+    let regressions = comparison.map(|comparison| comparison.regressions()).unwrap_or_default();
+    for line in &regressions {
+        println!("regression: {line}");
+    }
+    Ok(if regressions.is_empty() { EXIT_PASSED } else { EXIT_FAILED })
 }
 
 /// One row per spec rule with the scenarios that check it, then the totals and

@@ -119,6 +119,8 @@ pub async fn run_conformance(
     let results_path = settings.out_dir.join(&run_id).join("results.json");
     results.write(&results_path)?;
     tracing::info!(path = %results_path.display(), "results written");
+    let run_directory = settings.out_dir.join(&run_id);
+    crate::report::write_reports(&results, None, &crate::report::Format::FILES, &run_directory)?;
     Ok(RunReport {
         results,
         results_path,

@@ -1,15 +1,14 @@
 //! The report printed at the end of a run: a verdict matrix, a summary per target
 //! and the failures, sized for a 100-column terminal.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use tabled::builder::Builder;
 use tabled::settings::peaker::Priority;
 use tabled::settings::{Panel, Style, Width};
 
+use super::matrix::Matrix;
 use crate::results::{RunResults, TargetResult};
-use crate::scenario::outcome::ScenarioOutcome;
 use crate::verdict::Verdict;
 
 /// The width the report is made to fit.
@@ -45,61 +44,24 @@ pub fn mark(verdict: Verdict) -> &'static str {
 
 /// Scenarios as rows, grouped under their spec section, targets as columns.
 fn matrix(results: &RunResults) -> String {
-    let section_of_rule: BTreeMap<&str, &str> = results
-        .rules
-        .iter()
-        .map(|rule| (rule.id.as_str(), rule.section.as_str()))
-        .collect();
-    let section_of = |outcome: &ScenarioOutcome| {
-        let first_rule = outcome
-            .rules
-            .first()
-            .map(String::as_str)
-            .unwrap_or_default();
-        section_of_rule
-            .get(first_rule)
-            .copied()
-            .unwrap_or("Other")
-            .to_string()
-    };
-
-    // Rows follow the first target's scenario order within each section; every
-    // target holds the same selected scenarios, not-run ones included.
-    let mut verdicts: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
-    let mut order: Vec<(String, String)> = Vec::new();
-    for (column, target) in results.targets.iter().enumerate() {
-        for outcome in &target.scenarios {
-            let key = (section_of(outcome), outcome.id.clone());
-            let row = verdicts.entry(key.clone()).or_insert_with(|| {
-                order.push(key.clone());
-                vec!["-"; results.targets.len()]
-            });
-            row[column] = mark(outcome.verdict);
-        }
-    }
-    order.sort_by(|a, b| {
-        section_rank(&a.0)
-            .cmp(&section_rank(&b.0))
-            .then(a.0.cmp(&b.0))
-    });
-
+    let matrix = Matrix::new(results);
     let mut builder = Builder::new();
-    let header = std::iter::once("scenario".to_string())
-        .chain(results.targets.iter().map(|target| target.name.clone()));
+    let header = std::iter::once("scenario").chain(matrix.targets.iter().copied());
     builder.push_record(header);
-    let mut sections: Vec<(usize, String)> = Vec::new();
-    for key in &order {
-        if sections.last().is_none_or(|(_, section)| *section != key.0) {
-            sections.push((builder.count_records(), key.0.clone()));
+
+    let mut panels: Vec<(usize, &str)> = Vec::new();
+    for section in &matrix.sections {
+        panels.push((builder.count_records(), &section.title));
+        for row in &section.rows {
+            let marks = (0..matrix.targets.len()).map(|index| mark(row.verdict(index)));
+            builder.push_record(std::iter::once(row.id).chain(marks));
         }
-        let row = std::iter::once(key.1.clone()).chain(verdicts[key].iter().map(|v| v.to_string()));
-        builder.push_record(row);
     }
 
     let mut table = builder.build();
     table.with(Style::sharp());
     // Panels shift the rows below them, so they go in from the bottom up.
-    for (row, section) in sections.into_iter().rev() {
+    for (row, section) in panels.into_iter().rev() {
         table.with(Panel::horizontal(row, section));
     }
     table.with(
@@ -108,12 +70,6 @@ fn matrix(results: &RunResults) -> String {
             .suffix("~"),
     );
     table.to_string() + "\n"
-}
-
-/// Sorts sections by their number in the spec ("5. Ingest" before "10. Health").
-fn section_rank(section: &str) -> u32 {
-    let digits: String = section.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().unwrap_or(u32::MAX)
 }
 
 /// One line of counts per target.
@@ -219,11 +175,14 @@ fn shorten(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use serde_json::json;
 
     use super::*;
     use crate::results::{HostInfo, RuleResult, RunMeta, TargetStatus};
     use crate::scenario::model::Level;
+    use crate::scenario::outcome::ScenarioOutcome;
     use crate::scenario::outcome::{ExpectationFailure, StepRecord};
 
     fn outcome(id: &str, rule: &str, verdict: Verdict) -> ScenarioOutcome {
