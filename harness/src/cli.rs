@@ -9,6 +9,7 @@ Examples:
   harness run                                 measure the built-in reference server
   harness run --targets my-targets.toml       measure the targets declared in a file
   harness run --tag ingest --level must       run only the MUST scenarios tagged ingest
+  harness load --profile mixed                load the reference server with the mixed profile
   harness scenarios --coverage                show which spec rules the scenarios check
   harness targets --list                      show the targets a run would measure
 
@@ -17,7 +18,7 @@ otherwise from the workspace root, so the harness works from any subdirectory.
 
 Exit codes:
   0  every target started and passed every MUST scenario
-  1  a MUST scenario failed, or a target failed to start or crashed
+  1  a MUST scenario failed, a load threshold failed, or a target failed to start or crashed
   2  the command line or a file it names is wrong, or the run was interrupted";
 
 const REPORT_HELP: &str = "\
@@ -47,9 +48,12 @@ pub struct Cli {
 /// What the harness is asked to do.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run all phases (conformance so far) against every target and write the results.
+    /// Run conformance, then the load profiles, against every target and write the results.
     #[command(after_help = AFTER_HELP)]
     Run(RunArgs),
+    /// Run the load profiles, after only the scenarios of the rules they depend on.
+    #[command(after_help = AFTER_HELP)]
+    Load(RunArgs),
     /// Run only the conformance phase against every target.
     #[command(after_help = AFTER_HELP)]
     Conformance(RunArgs),
@@ -74,6 +78,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub scenarios: ScenarioSelection,
+
+    #[command(flatten)]
+    pub load: LoadSelection,
 
     /// Seed generated values with N to repeat a run [default: random].
     #[arg(long, value_name = "N", help_heading = "Run")]
@@ -156,6 +163,23 @@ pub struct ScenarioSelection {
     /// Read the schemas that scenarios check bodies against from FILE.
     #[arg(long, value_name = "FILE", default_value = "docs/openapi.json")]
     pub openapi: PathBuf,
+}
+
+/// Which load profiles to run.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Load")]
+pub struct LoadSelection {
+    /// Run the load profile NAME from the profiles directory (repeat for more) [default: ci-smoke].
+    #[arg(long = "profile", value_name = "NAME")]
+    pub profiles: Vec<String>,
+
+    /// Read load profiles from DIR.
+    #[arg(long = "profiles", value_name = "DIR", default_value = "scenarios/load")]
+    pub profiles_dir: PathBuf,
+
+    /// Skip the load phase.
+    #[arg(long, conflicts_with = "profiles")]
+    pub no_load: bool,
 }
 
 /// A scenario level as typed on the command line.

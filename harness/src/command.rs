@@ -28,7 +28,9 @@ pub const EXIT_SETUP: u8 = 2;
 /// Runs the parsed command; errors are printed once, with their causes.
 pub async fn execute(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
-        Command::Run(args) | Command::Conformance(args) => run(&args).await,
+        Command::Run(args) => run(&args, Phases::All).await,
+        Command::Conformance(args) => run(&args, Phases::Conformance).await,
+        Command::Load(args) => run(&args, Phases::Load).await,
         Command::Scenarios(args) => scenarios(&args).map(|()| EXIT_PASSED),
         Command::Targets(args) => targets(&args).map(|()| EXIT_PASSED),
         Command::Report(args) => report(&args),
@@ -46,15 +48,44 @@ pub async fn execute(cli: Cli) -> ExitCode {
     }
 }
 
-/// `run` and `conformance`: today both are the conformance phase.
-async fn run(args: &RunArgs) -> anyhow::Result<u8> {
+/// Which phases a run command runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phases {
+    /// `run`: every conformance scenario, then the load profiles.
+    All,
+    /// `conformance`: the scenarios only.
+    Conformance,
+    /// `load`: only the scenarios of the rules the profiles depend on, so
+    /// the gate has verdicts to read, then the profiles.
+    Load,
+}
+
+/// `run`, `conformance` and `load`.
+async fn run(args: &RunArgs, phases: Phases) -> anyhow::Result<u8> {
     let current_dir = std::env::current_dir().context("cannot read the current directory")?;
-    let settings = RunSettings::from_args(args, &current_dir)?;
+    let mut settings = RunSettings::from_args(args, &current_dir)?;
+    match phases {
+        Phases::All => {}
+        Phases::Conformance => settings.load.profiles.clear(),
+        Phases::Load => {
+            if settings.load.profiles.is_empty() {
+                anyhow::bail!("`harness load` with --no-load has nothing to do; name a --profile");
+            }
+            let suite = load_suite(&settings.scenarios.directory)?;
+            let required = settings.load.required_rules();
+            settings.scenarios.filter.ids = suite
+                .scenarios
+                .iter()
+                .filter(|scenario| scenario.rules.iter().any(|rule| required.contains(rule)))
+                .map(|scenario| scenario.id.clone())
+                .collect();
+        }
+    }
     let report = run_conformance(&settings, std::env::args().collect()).await?;
 
     print!("{}", terminal::render(&report.results));
     println!("results: {}", report.results_path.display());
-    let passed = report.results.all_must_passed();
+    let passed = report.results.all_must_passed() && report.results.all_load_passed();
     Ok(if passed { EXIT_PASSED } else { EXIT_FAILED })
 }
 
@@ -107,7 +138,7 @@ fn targets(args: &TargetsArgs) -> anyhow::Result<()> {
         let reached_by = match &spec.kind {
             TargetKind::Process(process) => process.command.join(" "),
             TargetKind::Url(url) => url.base_url.clone(),
-            TargetKind::Container(container) => container.image.clone(),
+            TargetKind::Container(container) => container.image.to_string(),
         };
         builder.push_record([
             spec.name.clone(),

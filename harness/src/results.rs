@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::load::outcome::LoadOutcome;
+use crate::load::outcome::{LoadOutcome, LoadVerdict};
 use crate::scenario::model::Level;
 use crate::scenario::outcome::{Deviation, ScenarioOutcome};
 use crate::scenario::rules::Rule;
@@ -177,6 +177,14 @@ impl TargetResult {
         }
     }
 
+    /// Whether every load profile that ran against this target passed its
+    /// thresholds; a skipped profile does not count against it.
+    pub fn load_passed(&self) -> bool {
+        self.load
+            .iter()
+            .all(|outcome| matches!(outcome.verdict, LoadVerdict::Pass | LoadVerdict::Skipped))
+    }
+
     /// Whether this target met every MUST: it stayed up and no scenario failed
     /// or ended in an error.
     pub fn meets_every_must(&self) -> bool {
@@ -258,6 +266,11 @@ impl RunResults {
     /// Whether every target met every MUST; decides the exit code.
     pub fn all_must_passed(&self) -> bool {
         self.targets.iter().all(TargetResult::meets_every_must)
+    }
+
+    /// Whether no load profile failed a threshold or could not run on any target.
+    pub fn all_load_passed(&self) -> bool {
+        self.targets.iter().all(TargetResult::load_passed)
     }
 
     /// Writes the results as pretty JSON, creating the directory if needed.

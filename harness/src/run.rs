@@ -11,6 +11,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use crate::dialect::{Dialect, load_dialect};
+use crate::load::stage::{StageTarget, run_load_stage};
 use crate::progress;
 use crate::results::{
     HostInfo, RunMeta, RunResults, SCHEMA_VERSION, TargetResult, TargetStatus, roll_up_rules,
@@ -83,7 +84,9 @@ pub async fn run_conformance(
         "run planned"
     );
 
-    let sink = Sink::start(([127, 0, 0, 1], 0).into())
+    let specs = targets.iter().map(|target| &target.spec);
+    let sink_ip = crate::target::docker::sink_ip(specs).await;
+    let sink = Sink::start((sink_ip, 0).into())
         .await
         .context("cannot start the webhook sink")?;
     let client = reqwest::Client::builder()
@@ -92,6 +95,7 @@ pub async fn run_conformance(
         .context("cannot build the HTTP client")?;
 
     let interrupt = watch_for_interrupt()?;
+    crate::load::closed::bridge_interrupts(interrupt.clone());
     let shared = Shared {
         settings,
         sink: &sink,
@@ -275,6 +279,27 @@ async fn run_target(
     // A target that died during its scenarios is recorded as crashed, with the
     // status it died with; its scenarios keep the verdicts they earned.
     let died = running.exit_status();
+    let load = if settings.load.profiles.is_empty() {
+        Vec::new()
+    } else {
+        // The load runs while the target is still up, gated by the verdicts
+        // its scenarios just earned.
+        progress.set_message("load");
+        let stage_target = StageTarget {
+            name: &spec.name,
+            kind: spec.kind.name(),
+            base_url: running.base_url(),
+            healthy: died.is_none(),
+            scenarios: &outcomes,
+            sampler: None,
+        };
+        run_load_stage(&settings.load, stage_target, interrupt).await
+    };
+    if interrupt.is_cancelled() {
+        running.stop().await;
+        return Err(Interrupted);
+    }
+    let died = died.or_else(|| running.exit_status());
     running.stop().await;
     let log_excerpt = running.log_tail();
     progress.finish_with_message("done");
@@ -289,6 +314,7 @@ async fn run_target(
     result.start_error = died.map(|how| format!("the target died during its scenarios ({how})"));
     result.base_url = Some(running.base_url());
     result.log_excerpt = log_excerpt;
+    result.load = load;
     Ok(result)
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::cli::{LevelArg, RunArgs, ScenarioSelection, TargetSelection};
+use crate::load::stage::LoadSettings;
 use crate::scenario::ScenarioFilter;
 use crate::scenario::model::Level;
 
@@ -50,6 +51,8 @@ pub struct RunSettings {
     pub request_timeout: Duration,
     /// Progress bars are drawn only when asked for and stderr is a terminal.
     pub progress: bool,
+    /// The load profiles run after each target's conformance scenarios.
+    pub load: LoadSettings,
 }
 
 impl RunSettings {
@@ -70,6 +73,12 @@ impl RunSettings {
             parallelism: usize::from(args.parallel),
             request_timeout,
             progress,
+            load: LoadSettings::load(
+                &locate(&args.load.profiles_dir, current_dir, &root),
+                &args.load.profiles,
+                args.load.no_load,
+                request_timeout,
+            )?,
         })
     }
 }
