@@ -1,9 +1,11 @@
 //! The ingest rate limit: a token bucket per organisation holding its tier's
 //! per-minute figure and refilling at that figure per minute (SPEC section 4).
 //!
-//! Buckets live in this process's memory, so several replicas behind one
-//! address would each grant the full rate; a shared limit needs the
-//! buckets in shared storage.
+//! Buckets live in this process's memory, so replicas sharing one
+//! PostgreSQL database each grant the full rate: N replicas behind one
+//! address may grant an organisation up to N times its figure, as the
+//! spec's RATE section says. A shared limit would need the buckets in the
+//! shared database.
 
 use std::num::NonZeroU32;
 
