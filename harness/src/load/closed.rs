@@ -99,8 +99,8 @@ fn configuration(
     if users >= 2 && ramp_seconds > 0 {
         configuration.increase_time = Some(format!("{ramp_seconds}s"));
     } else {
-        // No ramp: every user starts within the first second.
-        configuration.increase_rate = Some(users.max(1).to_string());
+        // No ramp: every user starts within the first tenth of a second.
+        configuration.increase_rate = Some((users.max(1) * 10).to_string());
     }
     configuration.run_time = Some(format!("{}s", run_time.as_secs_f64().ceil().max(1.0) as u64));
     // The harness records its own figures and prints its own report.
@@ -109,6 +109,5 @@ fn configuration(
     configuration.no_print_metrics = true;
     configuration.no_error_summary = true;
     configuration.no_telnet = true;
-    configuration.no_websocket = true;
     configuration
 }

@@ -39,8 +39,11 @@ pub async fn run_open(
 ) -> Arrivals {
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate_per_second));
     let slots = Arc::new(Semaphore::new(pool as usize));
-    let measure_from = Instant::from_std(workload.recorder.measure_from());
-    let end = Instant::from_std(workload.recorder.measure_until());
+    let (measure_from, end) = workload
+        .recorder
+        .window()
+        .expect("the open model's recorder has a fixed window");
+    let (measure_from, end) = (Instant::from_std(measure_from), Instant::from_std(end));
     let dropped = AtomicU64::new(0);
     let mut scheduled_count = 0;
 
@@ -59,6 +62,7 @@ pub async fn run_open(
                 let user = arrival as usize;
                 tokio::spawn(async move {
                     workload.run_one(user, intended.into_std()).await;
+                    drop(workload);
                     drop(permit);
                 });
             }

@@ -75,6 +75,9 @@ pub struct LevelOutcome {
     pub hold_ms: u64,
     /// Requests answered (or failed) during the hold.
     pub request_count: u64,
+    /// Every request of the level, ramp, warmup and hold together: what the
+    /// target saw, for comparing with its own counters.
+    pub sent_count: u64,
     /// `request_count` divided by the hold.
     pub throughput_per_second: f64,
     /// Latency as measured, every request once.

@@ -166,8 +166,12 @@ async fn run_level(
     interrupt: &CancellationToken,
 ) -> anyhow::Result<LevelOutcome> {
     let started = Instant::now();
-    let measure_from = started + profile.ramp + profile.warmup;
-    let workload = Arc::new(workload_of(Recorder::new(measure_from, profile.hold)));
+    let recorder = match profile.model {
+        // goose takes a moment to start its first user; the window follows it.
+        LoadModelKind::Closed => Recorder::anchored(profile.ramp + profile.warmup, profile.hold),
+        LoadModelKind::Open => Recorder::new(started + profile.warmup, profile.hold),
+    };
+    let workload = Arc::new(workload_of(recorder));
     let stop_sampling = CancellationToken::new();
     let sampling = target.sampler.clone().map(|sampler| {
         tokio::spawn(sample_while(sampler, started, stop_sampling.clone()))
@@ -189,6 +193,7 @@ async fn run_level(
         }
         LoadModelKind::Open => {
             let start = tokio::time::Instant::from_std(started);
+            // The open model has no ramp: arrivals start at the full rate.
             let arrivals = run_open(workload.clone(), level, profile.pool, start, interrupt).await;
             let rate = Some(f64::from(level));
             (format!("rate={level}/s"), profile.pool, rate, arrivals.dropped_count)
@@ -200,8 +205,6 @@ async fn run_level(
         None => Vec::new(),
     };
 
-    let workload = Arc::try_unwrap(workload)
-        .map_err(|_| anyhow::anyhow!("a load request outlived its level"))?;
     let figures = workload.recorder.finish();
     let raw = summarize(&figures.raw);
     let latency_corrected = match profile.model {
@@ -217,6 +220,7 @@ async fn run_level(
         rate_per_second: rate,
         hold_ms: profile.hold.as_millis() as u64,
         request_count: figures.request_count,
+        sent_count: figures.ended_count,
         throughput_per_second: figures.request_count as f64 / hold_seconds,
         latency: raw,
         latency_corrected,

@@ -182,6 +182,9 @@ pub fn parse_profile(text: &str) -> anyhow::Result<Profile> {
             bail!("pool applies only to the open model; the closed model's levels are its users")
         }
     };
+    if model == LoadModelKind::Open && file.ramp.is_some() {
+        bail!("ramp applies only to the closed model; an open profile starts at its full rate");
+    }
     if file.organizations == 0 {
         bail!("organizations must be at least 1");
     }

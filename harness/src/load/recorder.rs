@@ -2,7 +2,7 @@
 //! codes, errors by kind and transaction counts, keeping only the hold.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -28,8 +28,12 @@ pub enum RequestEnd {
 /// Requests that end outside the measured window (the ramp, the warmup, or
 /// after the hold) are not counted, so a level's figures cover the hold only.
 pub struct Recorder {
-    measure_from: Instant,
-    measure_until: Instant,
+    /// The measured window, `[from, until)`; set at creation, or by the
+    /// first request for a recorder anchored on it.
+    window: OnceLock<(Instant, Instant)>,
+    /// For an anchored recorder: the window opens this long after the first request.
+    offset: Duration,
+    hold: Duration,
     inner: Mutex<Figures>,
 }
 
@@ -42,7 +46,10 @@ pub struct Figures {
     pub errors: BTreeMap<String, u64>,
     pub transactions: BTreeMap<String, u64>,
     pub rate_limited_count: u64,
+    /// Requests ended inside the window.
     pub request_count: u64,
+    /// Every request ended, inside the window or not: what the target saw.
+    pub ended_count: u64,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -52,9 +59,18 @@ fn histogram() -> Histogram<u64> {
 impl Recorder {
     /// A recorder that counts requests ending in `[measure_from, measure_from + hold)`.
     pub fn new(measure_from: Instant, hold: Duration) -> Recorder {
+        let recorder = Recorder::anchored(Duration::ZERO, hold);
+        let _ = recorder.window.set((measure_from, measure_from + hold));
+        recorder
+    }
+
+    /// A recorder whose window opens `offset` after the first request starts,
+    /// for drivers (goose) that take a moment to start their first user.
+    pub fn anchored(offset: Duration, hold: Duration) -> Recorder {
         Recorder {
-            measure_from,
-            measure_until: measure_from + hold,
+            window: OnceLock::new(),
+            offset,
+            hold,
             inner: Mutex::new(Figures {
                 raw: histogram(),
                 scheduled: histogram(),
@@ -63,31 +79,32 @@ impl Recorder {
                 transactions: BTreeMap::new(),
                 rate_limited_count: 0,
                 request_count: 0,
+                ended_count: 0,
             }),
         }
     }
 
-    /// When the measured window starts.
-    pub fn measure_from(&self) -> Instant {
-        self.measure_from
-    }
-
-    /// When the measured window ends.
-    pub fn measure_until(&self) -> Instant {
-        self.measure_until
+    /// The measured window, once it is known.
+    pub fn window(&self) -> Option<(Instant, Instant)> {
+        self.window.get().copied()
     }
 
     /// Records one request that was meant to start at `intended`, started at
     /// `sent` and ended now.
     pub fn record(&self, transaction: &'static str, intended: Instant, sent: Instant, end: RequestEnd) {
         let now = Instant::now();
-        if now < self.measure_from || now >= self.measure_until {
+        let &(from, until) = self.window.get_or_init(|| {
+            let from = sent + self.offset;
+            (from, from + self.hold)
+        });
+        let mut figures = self.inner.lock().expect("recorder lock is never poisoned");
+        figures.ended_count += 1;
+        if now < from || now >= until {
             return;
         }
         let micros = |since: Instant| {
             (now.duration_since(since).as_micros() as u64).clamp(1, HIGHEST_MICROS)
         };
-        let mut figures = self.inner.lock().expect("recorder lock is never poisoned");
         figures.raw.saturating_record(micros(sent));
         figures.scheduled.saturating_record(micros(intended));
         figures.request_count += 1;
@@ -114,9 +131,21 @@ impl Recorder {
         }
     }
 
-    /// Takes the figures out, leaving empty ones behind.
-    pub fn finish(self) -> Figures {
-        self.inner.into_inner().expect("recorder lock is never poisoned")
+    /// Takes the figures out, leaving empty ones behind; a request still in
+    /// flight ends after the window and would not be counted anyway.
+    pub fn finish(&self) -> Figures {
+        let mut figures = self.inner.lock().expect("recorder lock is never poisoned");
+        let empty = Figures {
+            raw: histogram(),
+            scheduled: histogram(),
+            status_counts: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            transactions: BTreeMap::new(),
+            rate_limited_count: 0,
+            request_count: 0,
+            ended_count: 0,
+        };
+        std::mem::replace(&mut *figures, empty)
     }
 }
 
