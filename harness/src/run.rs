@@ -124,7 +124,12 @@ pub async fn run_conformance(
     results.write(&results_path)?;
     tracing::info!(path = %results_path.display(), "results written");
     let run_directory = settings.out_dir.join(&run_id);
-    crate::report::write_reports(&results, None, &crate::report::Format::FILES, &run_directory)?;
+    crate::report::write_reports(
+        &results,
+        None,
+        &crate::report::Format::FILES,
+        &run_directory,
+    )?;
     Ok(RunReport {
         results,
         results_path,
@@ -291,7 +296,7 @@ async fn run_target(
             base_url: running.base_url(),
             healthy: died.is_none(),
             scenarios: &outcomes,
-            sampler: None,
+            sampler: running.sampler(),
         };
         run_load_stage(&settings.load, stage_target, interrupt).await
     };

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use harness::target::container::ImageSource;
 use harness::target::{TargetKind, parse_targets};
 
 /// Parses `text` as `targets.toml` and asserts the error message exactly.
@@ -129,10 +130,14 @@ port = 8080
     let TargetKind::Container(container) = &targets[2].kind else {
         panic!("expected a container target, got {:?}", targets[2].kind);
     };
+    let ImageSource::Local { reference, build } = &container.image else {
+        panic!("expected a local image, got {:?}", container.image);
+    };
     assert_eq!(
-        (container.image.as_str(), container.port),
+        (reference.as_str(), container.port),
         ("triggers:latest", 8080)
     );
+    assert!(build.is_none());
 }
 
 #[test]

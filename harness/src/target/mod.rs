@@ -3,6 +3,8 @@
 //! Parsing is strict: every mistake names the file and line and says what to write instead.
 
 pub mod container;
+pub mod container_target;
+pub mod docker;
 pub mod embedded;
 pub mod health;
 pub mod log_buffer;
@@ -91,6 +93,11 @@ pub(crate) struct RawTarget {
     pub base_url: Option<String>,
     pub image: Option<String>,
     pub port: Option<u16>,
+    pub build: Option<container::RawBuild>,
+    pub ready_log: Option<String>,
+    pub memory: Option<String>,
+    pub cpus: Option<f64>,
+    pub service: Option<Vec<container::RawService>>,
 }
 
 #[derive(Deserialize)]
@@ -172,7 +179,7 @@ fn check_target(raw: RawTarget, origin: &str, workspace_root: &Path) -> anyhow::
     let kind = match raw.kind.as_str() {
         "process" => TargetKind::Process(ProcessSpec::from_raw(&raw, workspace_root)?),
         "url" => TargetKind::Url(UrlSpec::from_raw(&raw)?),
-        "container" => TargetKind::Container(ContainerSpec::from_raw(&raw)?),
+        "container" => TargetKind::Container(ContainerSpec::from_raw(&raw, workspace_root)?),
         other => bail!("unknown kind \"{other}\"; use \"process\", \"url\" or \"container\""),
     };
     if matches!(kind, TargetKind::Url(_)) && capabilities.contains("restart") {
@@ -210,6 +217,17 @@ pub(crate) fn reject_field<T>(
         bail!("field `{field}` does not apply to {kind} targets; it belongs to {owner} targets");
     }
     Ok(())
+}
+
+/// Rejects the fields only container targets understand.
+pub(crate) fn reject_container_fields(raw: &RawTarget, kind: &str) -> anyhow::Result<()> {
+    reject_field(&raw.image, "image", kind, "container")?;
+    reject_field(&raw.port, "port", kind, "container")?;
+    reject_field(&raw.build, "build", kind, "container")?;
+    reject_field(&raw.ready_log, "ready_log", kind, "container")?;
+    reject_field(&raw.memory, "memory", kind, "container")?;
+    reject_field(&raw.cpus, "cpus", kind, "container")?;
+    reject_field(&raw.service, "service", kind, "container")
 }
 
 /// The 1-based line of a byte offset in `text`.

@@ -41,8 +41,7 @@ pub struct ProcessSpec {
 impl ProcessSpec {
     pub(crate) fn from_raw(raw: &RawTarget, workspace_root: &Path) -> anyhow::Result<Self> {
         reject_field(&raw.base_url, "base_url", "process", "url")?;
-        reject_field(&raw.image, "image", "process", "container")?;
-        reject_field(&raw.port, "port", "process", "container")?;
+        super::reject_container_fields(raw, "process")?;
         let command = raw.command.clone().unwrap_or_default();
         if command
             .first()

@@ -4,12 +4,13 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::container::NOT_BUILT;
+use super::container_target::ContainerTarget;
 use super::health::{HealthCheck, NotReady};
 use super::log_buffer::{LOG_EXCERPT_LINES, LogBuffer};
 use super::process::ProcessTarget;
 use super::{TargetKind, TargetSpec};
 use crate::dialect::Dialect;
+use crate::load::resources::ResourceSampler;
 use crate::results::TargetStatus;
 use crate::scenario::runner::TargetControl;
 
@@ -46,6 +47,8 @@ pub enum RunningTarget {
     Process(Arc<ProcessTarget>),
     /// Reached at a URL; nothing to stop.
     Url { base_url: String },
+    /// Run in Docker by the harness, which removes it and its services on stop.
+    Container(Arc<ContainerTarget>),
 }
 
 impl RunningTarget {
@@ -80,11 +83,12 @@ impl RunningTarget {
                     base_url: url.base_url.clone(),
                 })
             }
-            TargetKind::Container(_) => Err(StartFailure {
-                status: TargetStatus::Unsupported,
-                reason: NOT_BUILT.to_string(),
-                log_tail: Vec::new(),
-            }),
+            TargetKind::Container(container) => {
+                let timeout = spec.start_timeout;
+                let start =
+                    ContainerTarget::start(&spec.name, container, health, timeout, client, cancel);
+                Ok(RunningTarget::Container(start.await?))
+            }
         }
     }
 
@@ -93,6 +97,7 @@ impl RunningTarget {
         match self {
             RunningTarget::Process(process) => process.base_url().to_string(),
             RunningTarget::Url { base_url } => base_url.clone(),
+            RunningTarget::Container(container) => container.base_url(),
         }
     }
 
@@ -100,6 +105,9 @@ impl RunningTarget {
     pub fn control(&self) -> Option<Arc<dyn TargetControl>> {
         match self {
             RunningTarget::Process(process) => Some(process.clone() as Arc<dyn TargetControl>),
+            RunningTarget::Container(container) => {
+                Some(container.clone() as Arc<dyn TargetControl>)
+            }
             RunningTarget::Url { .. } => None,
         }
     }
@@ -108,6 +116,7 @@ impl RunningTarget {
     pub fn exit_status(&self) -> Option<String> {
         match self {
             RunningTarget::Process(process) => process.try_exit_status(),
+            RunningTarget::Container(container) => container.exit_status(),
             RunningTarget::Url { .. } => None,
         }
     }
@@ -116,14 +125,27 @@ impl RunningTarget {
     pub fn log_tail(&self) -> Vec<String> {
         match self {
             RunningTarget::Process(process) => process.logs().tail(LOG_EXCERPT_LINES),
+            RunningTarget::Container(container) => container.logs().tail(LOG_EXCERPT_LINES),
             RunningTarget::Url { .. } => Vec::new(),
         }
     }
 
-    /// Stops what the harness started; a no-op for url targets.
+    /// Reads the target's CPU and memory through the Docker API, for a
+    /// container; `None` for other kinds, which the load stage reads from
+    /// `/proc` when they listen on this machine.
+    pub fn sampler(&self) -> Option<Arc<dyn ResourceSampler>> {
+        match self {
+            RunningTarget::Container(container) => Some(container.sampler()),
+            _ => None,
+        }
+    }
+
+    /// Stops what the harness started (a container is removed); a no-op for url targets.
     pub async fn stop(&self) {
-        if let RunningTarget::Process(process) = self {
-            process.stop().await;
+        match self {
+            RunningTarget::Process(process) => process.stop().await,
+            RunningTarget::Container(container) => container.stop().await,
+            RunningTarget::Url { .. } => {}
         }
     }
 }

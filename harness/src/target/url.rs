@@ -16,8 +16,7 @@ impl UrlSpec {
         reject_field(&raw.command, "command", "url", "process")?;
         reject_field(&raw.env, "env", "url", "process or container")?;
         reject_field(&raw.cwd, "cwd", "url", "process")?;
-        reject_field(&raw.image, "image", "url", "container")?;
-        reject_field(&raw.port, "port", "url", "container")?;
+        super::reject_container_fields(raw, "url")?;
         let Some(text) = &raw.base_url else {
             bail!("a url target needs `base_url`, such as \"http://127.0.0.1:8000\"");
         };
