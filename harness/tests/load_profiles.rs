@@ -23,11 +23,20 @@ async fn start_reference_server(data: &Path) -> (tokio::process::Child, String) 
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let status = std::process::Command::new(cargo)
-        .args(["build", "-p", "reference_server", "--bin", "reference-server"])
+        .args([
+            "build",
+            "-p",
+            "reference_server",
+            "--bin",
+            "reference-server",
+        ])
         .current_dir(&root)
         .status()
         .expect("run cargo");
-    assert!(status.success(), "building the reference server failed: {status}");
+    assert!(
+        status.success(),
+        "building the reference server failed: {status}"
+    );
     let binary = Path::new(env!("CARGO_BIN_EXE_harness")).with_file_name("reference-server");
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -109,7 +118,10 @@ async fn a_profile_agrees_with_the_reference_servers_own_count() {
     let level = &outcome.levels[0];
     assert!(level.request_count > 100, "{level:?}");
     assert_eq!(status_total(&level.status_counts), level.request_count);
-    assert_eq!(level.transactions.values().sum::<u64>(), level.request_count);
+    assert_eq!(
+        level.transactions.values().sum::<u64>(),
+        level.request_count
+    );
     assert!(level.errors.is_empty(), "{:?}", level.errors);
     let passed: Vec<bool> = level.thresholds.iter().map(|t| t.passed).collect();
     assert_eq!(passed, [true, true, false]);
@@ -143,11 +155,16 @@ async fn ingest_server(delay: Duration) -> (String, Arc<AtomicU64>) {
             async move {
                 tokio::time::sleep(delay).await;
                 let id = counter.fetch_add(1, Ordering::Relaxed);
-                (StatusCode::ACCEPTED, format!(r#"{{"id":"e{id}","status":"accepted"}}"#))
+                (
+                    StatusCode::ACCEPTED,
+                    format!(r#"{{"id":"e{id}","status":"accepted"}}"#),
+                )
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bound");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bound");
     let base_url = format!("http://{}", listener.local_addr().expect("address"));
     tokio::spawn(async move { axum::serve(listener, app).await });
     (base_url, count)
@@ -171,12 +188,22 @@ async fn open_level(base_url: &str, rate: u32, pool: u32) -> (u64, u64, u64) {
     let organizations = vec![Arc::new(Organization::new("key".to_string()))];
     let start = Instant::now();
     let recorder = Recorder::new(start + Duration::from_millis(500), Duration::from_secs(2));
-    let workload = Arc::new(Workload::new(&profile, base_url, client, organizations, recorder));
+    let workload = Arc::new(Workload::new(
+        &profile,
+        base_url,
+        client,
+        organizations,
+        recorder,
+    ));
     let token = CancellationToken::new();
     let started = tokio::time::Instant::from_std(start);
     let arrivals = run_open(workload.clone(), rate, pool, started, &token).await;
     let figures = workload.recorder.finish();
-    (arrivals.scheduled_count, figures.request_count, arrivals.dropped_count)
+    (
+        arrivals.scheduled_count,
+        figures.request_count,
+        arrivals.dropped_count,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,6 +226,9 @@ async fn the_open_model_drops_arrivals_a_slow_target_cannot_take() {
     assert!(requests <= 40, "{requests} requests");
     // Every scheduled arrival was either sent or dropped.
     let sent_in_hold = scheduled - dropped;
-    assert!(sent_in_hold.abs_diff(requests) <= 4, "{sent_in_hold} sent, {requests} counted");
+    assert!(
+        sent_in_hold.abs_diff(requests) <= 4,
+        "{sent_in_hold} sent, {requests} counted"
+    );
     assert!(served.load(Ordering::Relaxed) >= requests);
 }

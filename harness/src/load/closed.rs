@@ -102,7 +102,10 @@ fn configuration(
         // No ramp: every user starts within the first tenth of a second.
         configuration.increase_rate = Some((users.max(1) * 10).to_string());
     }
-    configuration.run_time = Some(format!("{}s", run_time.as_secs_f64().ceil().max(1.0) as u64));
+    configuration.run_time = Some(format!(
+        "{}s",
+        run_time.as_secs_f64().ceil().max(1.0) as u64
+    ));
     // The harness records its own figures and prints its own report.
     configuration.quiet = 1;
     configuration.no_metrics = true;

@@ -16,6 +16,6 @@ pub mod phase;
 pub mod profile;
 pub mod recorder;
 pub mod resources;
+pub mod stage;
 pub mod threshold;
 pub mod workload;
-pub mod stage;

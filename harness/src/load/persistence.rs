@@ -111,7 +111,10 @@ async fn read_inbox(
         if !status.is_success() {
             bail!("reading an inbox back answered {status}");
         }
-        let page: Page = response.json().await.context("an inbox page is not the expected JSON")?;
+        let page: Page = response
+            .json()
+            .await
+            .context("an inbox page is not the expected JSON")?;
         ids.extend(page.events.into_iter().map(|event| event.id));
         match page.next_cursor {
             Some(next) => cursor = Some(next),

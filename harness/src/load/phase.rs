@@ -39,7 +39,9 @@ pub fn gate(profile: &Profile, healthy: bool, scenarios: &[ScenarioOutcome]) -> 
         let verdict = scenarios
             .iter()
             .filter(|outcome| outcome.rules.contains(rule))
-            .fold(Verdict::NotRun, |worst, outcome| worst.combine(outcome.verdict));
+            .fold(Verdict::NotRun, |worst, outcome| {
+                worst.combine(outcome.verdict)
+            });
         if verdict != Verdict::Pass {
             problems.push(format!("{rule} is {verdict}"));
         }
@@ -47,7 +49,11 @@ pub fn gate(profile: &Profile, healthy: bool, scenarios: &[ScenarioOutcome]) -> 
     if problems.is_empty() {
         None
     } else {
-        Some(format!("needs {} to pass: {}", profile.requires_rules.join(", "), problems.join(", ")))
+        Some(format!(
+            "needs {} to pass: {}",
+            profile.requires_rules.join(", "),
+            problems.join(", ")
+        ))
     }
 }
 
@@ -85,8 +91,13 @@ pub async fn run_profile(
 ) -> LoadOutcome {
     let base_url = target.base_url.trim_end_matches('/');
     tracing::info!(target_name = %target.name, profile = %profile.name, "load profile starting");
-    let created =
-        create_organizations(client, base_url, &profile.name, &profile.tier, profile.organizations);
+    let created = create_organizations(
+        client,
+        base_url,
+        &profile.name,
+        &profile.tier,
+        profile.organizations,
+    );
     let organizations = match created.await {
         Ok(organizations) => organizations,
         Err(error) => {
@@ -103,7 +114,13 @@ pub async fn run_profile(
             break;
         }
         let workload_of = |recorder| {
-            Workload::new(profile, base_url, client.clone(), organizations.clone(), recorder)
+            Workload::new(
+                profile,
+                base_url,
+                client.clone(),
+                organizations.clone(),
+                recorder,
+            )
         };
         match run_level(profile, target, level, workload_of, interrupt).await {
             Ok(mut outcome) => {
@@ -124,8 +141,11 @@ pub async fn run_profile(
                         return outcome;
                     }
                 });
-                outcome.thresholds =
-                    profile.thresholds.iter().map(|threshold| threshold.check(&outcome)).collect();
+                outcome.thresholds = profile
+                    .thresholds
+                    .iter()
+                    .map(|threshold| threshold.check(&outcome))
+                    .collect();
                 tracing::info!(
                     target_name = %target.name,
                     level = %outcome.label,
@@ -151,7 +171,11 @@ pub async fn run_profile(
     LoadOutcome {
         profile: profile.name.clone(),
         model: profile.model,
-        verdict: if failed { LoadVerdict::Fail } else { LoadVerdict::Pass },
+        verdict: if failed {
+            LoadVerdict::Fail
+        } else {
+            LoadVerdict::Pass
+        },
         reason: None,
         organization_count: profile.organizations,
         levels,
@@ -173,9 +197,10 @@ async fn run_level(
     };
     let workload = Arc::new(workload_of(recorder));
     let stop_sampling = CancellationToken::new();
-    let sampling = target.sampler.clone().map(|sampler| {
-        tokio::spawn(sample_while(sampler, started, stop_sampling.clone()))
-    });
+    let sampling = target
+        .sampler
+        .clone()
+        .map(|sampler| tokio::spawn(sample_while(sampler, started, stop_sampling.clone())));
 
     let (label, users, rate, dropped) = match profile.model {
         LoadModelKind::Closed => {
@@ -196,7 +221,12 @@ async fn run_level(
             // The open model has no ramp: arrivals start at the full rate.
             let arrivals = run_open(workload.clone(), level, profile.pool, start, interrupt).await;
             let rate = Some(f64::from(level));
-            (format!("rate={level}/s"), profile.pool, rate, arrivals.dropped_count)
+            (
+                format!("rate={level}/s"),
+                profile.pool,
+                rate,
+                arrivals.dropped_count,
+            )
         }
     };
     stop_sampling.cancel();

@@ -60,6 +60,9 @@ pub enum TransactionKind {
     Ack,
     /// An ingest repeating a `dedup_id` already accepted: 409 is the expected answer.
     Duplicate,
+    /// `GET /health`: no storage work, for measuring the harness and the
+    /// target's HTTP stack alone.
+    Health,
 }
 
 impl TransactionKind {
@@ -70,6 +73,7 @@ impl TransactionKind {
             TransactionKind::Inbox { .. } => "inbox",
             TransactionKind::Ack => "ack",
             TransactionKind::Duplicate => "duplicate",
+            TransactionKind::Health => "health",
         }
     }
 }
@@ -130,12 +134,15 @@ pub fn load_profile(dir: &Path, name: &str) -> anyhow::Result<Profile> {
     let path = dir.join(format!("{name}.toml"));
     if !path.is_file() {
         let known = list_profiles(dir)?.join(", ");
-        bail!("no load profile named \"{name}\" in \"{}\"; known profiles: {known}", dir.display());
+        bail!(
+            "no load profile named \"{name}\" in \"{}\"; known profiles: {known}",
+            dir.display()
+        );
     }
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read load profile \"{}\"", path.display()))?;
-    let profile = parse_profile(&text)
-        .with_context(|| format!("load profile \"{}\"", path.display()))?;
+    let profile =
+        parse_profile(&text).with_context(|| format!("load profile \"{}\"", path.display()))?;
     if profile.name != name {
         bail!(
             "load profile \"{}\" is named \"{}\"; a profile's name must match its file name",
@@ -153,7 +160,9 @@ pub fn list_profiles(dir: &Path) -> anyhow::Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in entries {
         let path: PathBuf = entry.context("cannot list load profiles")?.path();
-        if path.extension().is_some_and(|extension| extension == "toml")
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "toml")
             && let Some(stem) = path.file_stem()
         {
             names.push(stem.to_string_lossy().into_owned());
@@ -198,7 +207,10 @@ pub fn parse_profile(text: &str) -> anyhow::Result<Profile> {
         .into_iter()
         .map(check_transaction)
         .collect::<anyhow::Result<Vec<_>>>()?;
-    if transactions.iter().all(|transaction| transaction.weight == 0) {
+    if transactions
+        .iter()
+        .all(|transaction| transaction.weight == 0)
+    {
         bail!("transactions must list at least one with a weight above 0");
     }
     let thresholds = file
@@ -222,7 +234,11 @@ pub fn parse_profile(text: &str) -> anyhow::Result<Profile> {
         ramp: duration("ramp", file.ramp, Duration::ZERO)?,
         warmup: duration("warmup", file.warmup, Duration::ZERO)?,
         hold,
-        drain_deadline: duration("drain_deadline", file.drain_deadline, Duration::from_secs(10))?,
+        drain_deadline: duration(
+            "drain_deadline",
+            file.drain_deadline,
+            Duration::from_secs(10),
+        )?,
         transactions,
         thresholds,
     })
@@ -266,8 +282,9 @@ fn check_transaction(file: TransactionFile) -> anyhow::Result<TransactionSpec> {
         }
         "ack" => TransactionKind::Ack,
         "duplicate" => TransactionKind::Duplicate,
+        "health" => TransactionKind::Health,
         other => bail!(
-            "transaction kind \"{other}\" is unknown; use \"ingest\", \"inbox\", \"ack\" or \"duplicate\""
+            "transaction kind \"{other}\" is unknown; use \"ingest\", \"inbox\", \"ack\", \"duplicate\" or \"health\""
         ),
     };
     Ok(TransactionSpec {
@@ -327,13 +344,19 @@ mod tests {
     #[test]
     fn mistakes_say_what_to_fix() {
         let open_without_pool = MIXED.replace("\"closed\"", "\"open\"");
-        assert_eq!(error_of(&open_without_pool), "an open profile needs pool, above 0");
+        assert_eq!(
+            error_of(&open_without_pool),
+            "an open profile needs pool, above 0"
+        );
         let zero_level = MIXED.replace("[4, 8]", "[0]");
-        assert_eq!(error_of(&zero_level), "levels must list at least one level, each above 0");
+        assert_eq!(
+            error_of(&zero_level),
+            "levels must list at least one level, each above 0"
+        );
         let bad_kind = MIXED.replace("\"ack\"", "\"delete\"");
         assert_eq!(
             error_of(&bad_kind),
-            "transaction kind \"delete\" is unknown; use \"ingest\", \"inbox\", \"ack\" or \"duplicate\""
+            "transaction kind \"delete\" is unknown; use \"ingest\", \"inbox\", \"ack\", \"duplicate\" or \"health\""
         );
         let big = MIXED.replace("4096", "300000");
         assert_eq!(
@@ -346,8 +369,18 @@ mod tests {
     fn shipped_profiles_are_valid() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/load");
         let names = list_profiles(&dir).expect("listed");
-        for wanted in ["ci-smoke", "ingest-only", "mixed", "burst", "sweep", "open-rate"] {
-            assert!(names.iter().any(|name| name == wanted), "{wanted} in {names:?}");
+        for wanted in [
+            "ci-smoke",
+            "ingest-only",
+            "mixed",
+            "burst",
+            "sweep",
+            "open-rate",
+        ] {
+            assert!(
+                names.iter().any(|name| name == wanted),
+                "{wanted} in {names:?}"
+            );
         }
         for name in &names {
             load_profile(&dir, name).unwrap_or_else(|error| panic!("{name}: {error:#}"));

@@ -91,7 +91,13 @@ impl Recorder {
 
     /// Records one request that was meant to start at `intended`, started at
     /// `sent` and ended now.
-    pub fn record(&self, transaction: &'static str, intended: Instant, sent: Instant, end: RequestEnd) {
+    pub fn record(
+        &self,
+        transaction: &'static str,
+        intended: Instant,
+        sent: Instant,
+        end: RequestEnd,
+    ) {
         let now = Instant::now();
         let &(from, until) = self.window.get_or_init(|| {
             let from = sent + self.offset;
@@ -108,7 +114,10 @@ impl Recorder {
         figures.raw.saturating_record(micros(sent));
         figures.scheduled.saturating_record(micros(intended));
         figures.request_count += 1;
-        *figures.transactions.entry(transaction.to_string()).or_default() += 1;
+        *figures
+            .transactions
+            .entry(transaction.to_string())
+            .or_default() += 1;
         match end {
             RequestEnd::Expected(status) | RequestEnd::Unexpected(status) => {
                 *figures.status_counts.entry(status.to_string()).or_default() += 1;
@@ -197,11 +206,17 @@ mod tests {
         assert_eq!(figures.request_count, 4);
         assert_eq!(figures.raw.len(), 4);
         assert_eq!(figures.rate_limited_count, 1);
-        let statuses: Vec<(&str, u64)> =
-            figures.status_counts.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+        let statuses: Vec<(&str, u64)> = figures
+            .status_counts
+            .iter()
+            .map(|(s, n)| (s.as_str(), *n))
+            .collect();
         assert_eq!(statuses, [("202", 1), ("429", 1), ("500", 1)]);
-        let errors: Vec<(&str, u64)> =
-            figures.errors.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+        let errors: Vec<(&str, u64)> = figures
+            .errors
+            .iter()
+            .map(|(s, n)| (s.as_str(), *n))
+            .collect();
         assert_eq!(errors, [("timeout", 1), ("unexpected_status", 1)]);
         assert_eq!(figures.transactions["ingest"], 3);
     }

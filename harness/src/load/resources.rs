@@ -51,8 +51,12 @@ impl ProcSampler {
 #[async_trait]
 impl ResourceSampler for ProcSampler {
     async fn read(&self) -> Option<ResourceReading> {
-        let stat = tokio::fs::read_to_string(format!("/proc/{}/stat", self.pid)).await.ok()?;
-        let status = tokio::fs::read_to_string(format!("/proc/{}/status", self.pid)).await.ok()?;
+        let stat = tokio::fs::read_to_string(format!("/proc/{}/stat", self.pid))
+            .await
+            .ok()?;
+        let status = tokio::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .await
+            .ok()?;
         let ticks = cpu_ticks(&stat)?;
         let rss_bytes = rss_kib(&status)? * 1024;
         Some(ResourceReading {
@@ -75,14 +79,24 @@ pub fn find_listener(port: u16) -> Option<u32> {
         let Ok(text) = std::fs::read_to_string(table) else {
             continue;
         };
-        inodes.extend(text.lines().skip(1).filter_map(|line| listening_inode(line, port)));
+        inodes.extend(
+            text.lines()
+                .skip(1)
+                .filter_map(|line| listening_inode(line, port)),
+        );
     }
     if inodes.is_empty() {
         return None;
     }
-    let wanted: Vec<String> = inodes.iter().map(|inode| format!("socket:[{inode}]")).collect();
+    let wanted: Vec<String> = inodes
+        .iter()
+        .map(|inode| format!("socket:[{inode}]"))
+        .collect();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok())
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
         else {
             continue;
         };
@@ -91,7 +105,9 @@ pub fn find_listener(port: u16) -> Option<u32> {
         };
         for descriptor in descriptors.flatten() {
             if let Ok(link) = std::fs::read_link(descriptor.path())
-                && wanted.iter().any(|socket| link.as_os_str() == socket.as_str())
+                && wanted
+                    .iter()
+                    .any(|socket| link.as_os_str() == socket.as_str())
             {
                 return Some(pid);
             }

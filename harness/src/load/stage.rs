@@ -1,7 +1,7 @@
 //! The load stage of a run: for one target, after its conformance scenarios,
 //! runs each selected profile (or records why it was skipped).
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ impl LoadSettings {
     /// Reads the named profiles (the default one when none is named) from
     /// `dir`; no profile at all when `disabled`.
     pub fn load(
-        dir: &PathBuf,
+        dir: &Path,
         names: &[String],
         disabled: bool,
         request_timeout: Duration,
@@ -37,7 +37,11 @@ impl LoadSettings {
             return Ok(LoadSettings::default());
         }
         let default = [DEFAULT_PROFILE.to_string()];
-        let names = if names.is_empty() { &default[..] } else { names };
+        let names = if names.is_empty() {
+            &default[..]
+        } else {
+            names
+        };
         let profiles = names
             .iter()
             .map(|name| load_profile(dir, name))
@@ -85,10 +89,17 @@ pub async fn run_load_stage(
         Ok(client) => client,
         Err(error) => {
             let reason = format!("{error:#}");
-            return settings.profiles.iter().map(|p| skipped(p, reason.clone())).collect();
+            return settings
+                .profiles
+                .iter()
+                .map(|p| skipped(p, reason.clone()))
+                .collect();
         }
     };
-    let sampler = target.sampler.clone().or_else(|| local_sampler(target.kind, &target.base_url));
+    let sampler = target
+        .sampler
+        .clone()
+        .or_else(|| local_sampler(target.kind, &target.base_url));
     let load_target = LoadTarget {
         name: target.name.to_string(),
         base_url: target.base_url.clone(),
@@ -99,7 +110,12 @@ pub async fn run_load_stage(
             break;
         }
         if let Some(reason) = gate(profile, target.healthy, target.scenarios) {
-            tracing::info!(target_name = target.name, profile = %profile.name, %reason, "load skipped");
+            tracing::info!(
+                target_name = target.name,
+                profile = %profile.name,
+                %reason,
+                "load skipped"
+            );
             outcomes.push(skipped(profile, reason));
             continue;
         }

@@ -64,8 +64,7 @@ impl FromStr for Threshold {
         let [metric, comparison, bound] = parts[..] else {
             bail!("threshold \"{text}\" must read METRIC OP VALUE, such as \"p99 < 100ms\"");
         };
-        let metric = parse_metric(metric)
-            .with_context(|| format!("threshold \"{text}\""))?;
+        let metric = parse_metric(metric).with_context(|| format!("threshold \"{text}\""))?;
         let comparison = match comparison {
             "<" => Comparison::Below,
             "<=" => Comparison::AtMost,
@@ -196,11 +195,36 @@ mod tests {
                 "{text}"
             );
         };
-        check("p99 < 100ms", Metric::Latency(LatencyFigure::P99), Comparison::Below, 100.0);
-        check("p99.9 <= 1.5s", Metric::Latency(LatencyFigure::P999), Comparison::AtMost, 1500.0);
-        check("max < 500us", Metric::Latency(LatencyFigure::Max), Comparison::Below, 0.5);
-        check("error-rate < 0.1%", Metric::ErrorRate, Comparison::Below, 0.1);
-        check("throughput >= 200", Metric::Throughput, Comparison::AtLeast, 200.0);
+        check(
+            "p99 < 100ms",
+            Metric::Latency(LatencyFigure::P99),
+            Comparison::Below,
+            100.0,
+        );
+        check(
+            "p99.9 <= 1.5s",
+            Metric::Latency(LatencyFigure::P999),
+            Comparison::AtMost,
+            1500.0,
+        );
+        check(
+            "max < 500us",
+            Metric::Latency(LatencyFigure::Max),
+            Comparison::Below,
+            0.5,
+        );
+        check(
+            "error-rate < 0.1%",
+            Metric::ErrorRate,
+            Comparison::Below,
+            0.1,
+        );
+        check(
+            "throughput >= 200",
+            Metric::Throughput,
+            Comparison::AtLeast,
+            200.0,
+        );
         check("missing > 0", Metric::Missing, Comparison::Above, 0.0);
     }
 

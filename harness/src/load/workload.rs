@@ -97,8 +97,11 @@ impl Workload {
         organizations: Vec<std::sync::Arc<Organization>>,
         recorder: Recorder,
     ) -> Workload {
-        let kinds: Vec<TransactionKind> =
-            profile.transactions.iter().map(|spec| spec.kind.clone()).collect();
+        let kinds: Vec<TransactionKind> = profile
+            .transactions
+            .iter()
+            .map(|spec| spec.kind.clone())
+            .collect();
         let weights = profile.transactions.iter().map(|spec| spec.weight);
         let choose = WeightedIndex::new(weights).expect("checked: one weight above 0");
         let (sizes, event_types) = kinds
@@ -137,14 +140,17 @@ impl Workload {
         let organization = &self.organizations[user % self.organizations.len()];
         match &self.kinds[index] {
             TransactionKind::Ingest { .. } => {
-                self.ingest(organization, payload, event_type, intended).await
+                self.ingest(organization, payload, event_type, intended)
+                    .await
             }
             TransactionKind::Inbox { page_size, pages } => {
                 self.inbox(organization, *page_size, *pages, intended).await
             }
             TransactionKind::Ack => self.ack(organization, payload, event_type, intended).await,
+            TransactionKind::Health => self.health(intended).await,
             TransactionKind::Duplicate => {
-                self.duplicate(organization, payload, event_type, intended).await
+                self.duplicate(organization, payload, event_type, intended)
+                    .await
             }
         }
     }
@@ -164,25 +170,36 @@ impl Workload {
             Ok(response) if response.status().as_u16() == 202 => {
                 match response.json::<Accepted>().await {
                     Ok(Accepted { id: Some(id) }) => {
-                        organization.accepted.lock().expect("never poisoned").push(id);
+                        organization
+                            .accepted
+                            .lock()
+                            .expect("never poisoned")
+                            .push(id);
                         push_recent(&organization.dedup_ids, dedup_id);
                         RequestEnd::Expected(202)
                     }
                     Ok(Accepted { id: None }) => {
-                        organization.accepted_without_id.fetch_add(1, Ordering::Relaxed);
+                        organization
+                            .accepted_without_id
+                            .fetch_add(1, Ordering::Relaxed);
                         push_recent(&organization.dedup_ids, dedup_id);
                         RequestEnd::Expected(202)
                     }
                     Err(_) => RequestEnd::Failed("body"),
                 }
             }
-            Ok(response) => RequestEnd::Unexpected(response.status().as_u16()),
-            Err(error) => RequestEnd::Failed(error_kind(&error)),
+            other => drained(other, 202).await,
         };
         self.recorder.record("ingest", intended, sent, end);
     }
 
-    async fn inbox(&self, organization: &Organization, page_size: u32, pages: u32, intended: Instant) {
+    async fn inbox(
+        &self,
+        organization: &Organization,
+        page_size: u32,
+        pages: u32,
+        intended: Instant,
+    ) {
         let mut cursor: Option<String> = None;
         for _ in 0..pages {
             let mut url = format!("{}/api/inbox?limit={page_size}", self.base_url);
@@ -191,7 +208,10 @@ impl Workload {
                 url.push_str(cursor);
             }
             let sent = Instant::now();
-            let request = self.client.get(url).header("x-api-key", &organization.api_key);
+            let request = self
+                .client
+                .get(url)
+                .header("x-api-key", &organization.api_key);
             let (end, next) = match request.send().await {
                 Ok(response) if response.status().as_u16() == 200 => {
                     match response.json::<InboxPage>().await {
@@ -204,8 +224,7 @@ impl Workload {
                         Err(_) => (RequestEnd::Failed("body"), None),
                     }
                 }
-                Ok(response) => (RequestEnd::Unexpected(response.status().as_u16()), None),
-                Err(error) => (RequestEnd::Failed(error_kind(&error)), None),
+                other => (drained(other, 200).await, None),
             };
             // Later pages were not scheduled by the arrival process, so only
             // the first carries the intended start time.
@@ -218,8 +237,18 @@ impl Workload {
         }
     }
 
-    async fn ack(&self, organization: &Organization, payload: usize, event_type: usize, intended: Instant) {
-        let fetched = organization.fetched.lock().expect("never poisoned").pop_front();
+    async fn ack(
+        &self,
+        organization: &Organization,
+        payload: usize,
+        event_type: usize,
+        intended: Instant,
+    ) {
+        let fetched = organization
+            .fetched
+            .lock()
+            .expect("never poisoned")
+            .pop_front();
         let id = fetched.or_else(|| {
             let accepted = organization.accepted.lock().expect("never poisoned");
             accepted.last().cloned()
@@ -227,15 +256,13 @@ impl Workload {
         let Some(id) = id else {
             // Nothing to acknowledge yet: the first transactions of a level
             // ingest instead, so the mix still sends load.
-            return self.ingest(organization, payload, event_type, intended).await;
+            return self
+                .ingest(organization, payload, event_type, intended)
+                .await;
         };
         let sent = Instant::now();
         let request = self.post(&format!("/api/ack/{id}"), organization);
-        let end = match request.send().await {
-            Ok(response) if response.status().as_u16() == 200 => RequestEnd::Expected(200),
-            Ok(response) => RequestEnd::Unexpected(response.status().as_u16()),
-            Err(error) => RequestEnd::Failed(error_kind(&error)),
-        };
+        let end = drained(request.send().await, 200).await;
         self.recorder.record("ack", intended, sent, end);
     }
 
@@ -256,17 +283,22 @@ impl Workload {
             }
         };
         let Some(dedup_id) = repeated else {
-            return self.ingest(organization, payload, event_type, intended).await;
+            return self
+                .ingest(organization, payload, event_type, intended)
+                .await;
         };
         let body = self.ingest_body(payload, event_type, &dedup_id);
         let sent = Instant::now();
         let request = self.post("/api/events", organization).body(body);
-        let end = match request.send().await {
-            Ok(response) if response.status().as_u16() == 409 => RequestEnd::Expected(409),
-            Ok(response) => RequestEnd::Unexpected(response.status().as_u16()),
-            Err(error) => RequestEnd::Failed(error_kind(&error)),
-        };
+        let end = drained(request.send().await, 409).await;
         self.recorder.record("duplicate", intended, sent, end);
+    }
+
+    async fn health(&self, intended: Instant) {
+        let sent = Instant::now();
+        let request = self.client.get(format!("{}/health", self.base_url));
+        let end = drained(request.send().await, 200).await;
+        self.recorder.record("health", intended, sent, end);
     }
 
     fn post(&self, path: &str, organization: &Organization) -> reqwest::RequestBuilder {
@@ -290,6 +322,21 @@ fn payload_of_size(bytes: usize) -> String {
     let head = r#"{"source":"load","amount":1234.5,"currency":"EUR","tags":["a","b"],"note":""#;
     let padding = bytes.saturating_sub(head.len() + 2);
     format!("{head}{}\"}}", "x".repeat(padding))
+}
+
+/// Reads the whole answer, so its connection goes back to the pool, and
+/// judges its status against `expected`.
+async fn drained(sent: reqwest::Result<reqwest::Response>, expected: u16) -> RequestEnd {
+    let response = match sent {
+        Ok(response) => response,
+        Err(error) => return RequestEnd::Failed(error_kind(&error)),
+    };
+    let status = response.status().as_u16();
+    match response.bytes().await {
+        Err(_) => RequestEnd::Failed("body"),
+        Ok(_) if status == expected => RequestEnd::Expected(status),
+        Ok(_) => RequestEnd::Unexpected(status),
+    }
 }
 
 /// The error kind a failed request is counted under.
