@@ -1,6 +1,8 @@
 //! The numbers reports compare targets by: conformance counts, the latency of
 //! conformance exchanges, and the load phase's throughput and latency per level.
 
+use hdrhistogram::Histogram;
+
 use crate::load::outcome::LoadOutcome;
 use crate::results::TargetResult;
 use crate::scenario::model::Level;
@@ -69,41 +71,39 @@ pub struct ExchangeLatency {
 /// The percentiles the latency curves are drawn through.
 pub const CURVE_PERCENTILES: [f64; 7] = [50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 100.0];
 
-/// Every answered exchange's elapsed time, sorted; webhook deliveries included,
-/// since the sink records how long each took to arrive.
-pub fn exchange_times(target: &TargetResult) -> Vec<u64> {
+/// Every answered exchange's elapsed time, in milliseconds, as a histogram;
+/// webhook deliveries included, since the sink records how long each took to
+/// arrive. `None` when nothing was answered.
+pub fn exchange_times(target: &TargetResult) -> Option<Histogram<u64>> {
     let exchanges = target
         .scenarios
         .iter()
         .flat_map(|outcome| &outcome.steps)
         .flat_map(|step| &step.exchanges);
-    let mut times: Vec<u64> = exchanges
-        .filter(|exchange| exchange.response.is_some())
-        .map(|exchange| exchange.elapsed_ms)
-        .collect();
-    times.sort_unstable();
-    times
+    // Three significant figures: a millisecond is exact up to a second.
+    let mut histogram = Histogram::<u64>::new(3).expect("3 significant figures are valid");
+    for exchange in exchanges.filter(|exchange| exchange.response.is_some()) {
+        histogram
+            .record(exchange.elapsed_ms)
+            .expect("auto-resizing histogram");
+    }
+    (!histogram.is_empty()).then_some(histogram)
 }
 
-/// The value at percentile `percentile` (0 to 100) of sorted values, by the
-/// nearest-rank method.
-pub fn percentile(sorted: &[u64], percentile: f64) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (percentile / 100.0 * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+/// The value at `percentile` (0 to 100) of a histogram.
+pub fn percentile(histogram: &Histogram<u64>, percentile: f64) -> u64 {
+    histogram.value_at_quantile(percentile / 100.0)
 }
 
 /// The conformance exchange latency of a target; `None` when nothing was answered.
 pub fn exchange_latency(target: &TargetResult) -> Option<ExchangeLatency> {
-    let times = exchange_times(target);
+    let times = exchange_times(target)?;
     Some(ExchangeLatency {
-        count: times.len(),
-        p50_ms: percentile(&times, 50.0)?,
-        p90_ms: percentile(&times, 90.0)?,
-        p99_ms: percentile(&times, 99.0)?,
-        max_ms: *times.last()?,
+        count: times.len() as usize,
+        p50_ms: percentile(&times, 50.0),
+        p90_ms: percentile(&times, 90.0),
+        p99_ms: percentile(&times, 99.0),
+        max_ms: times.max(),
     })
 }
 

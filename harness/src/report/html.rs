@@ -523,11 +523,11 @@ fn chart_views(results: &RunResults) -> anyhow::Result<Vec<ChartView>> {
         .iter()
         .enumerate()
         .filter_map(|(index, target)| {
-            let times = exchange_times(target);
+            let times = exchange_times(target)?;
             let points = CURVE_PERCENTILES
                 .iter()
-                .map(|at| Some((*at, percentile(&times, *at)? as f64)))
-                .collect::<Option<Vec<_>>>()?;
+                .map(|at| (*at, percentile(&times, *at) as f64))
+                .collect();
             Some(Series {
                 name: target.name.clone(),
                 colour_index: index,

@@ -126,15 +126,22 @@ pub fn check(
         }
     }
     for Leveled { level, check } in &expect.body_contains {
-        let wanted = templates.render_string(check).unwrap_or_else(|_| check.clone());
+        let wanted = templates
+            .render_string(check)
+            .unwrap_or_else(|_| check.clone());
         if !observed.text.contains(&wanted) {
             let expectation = format!("body contains {wanted:?}");
             let actual = Value::String(excerpt(observed.text));
             failures.push(failure(expectation, json!(wanted), actual, *level));
         }
     }
-    if let (Some(Leveled { level, check: limit }), Some(elapsed)) =
-        (&expect.max_elapsed, observed.elapsed)
+    if let (
+        Some(Leveled {
+            level,
+            check: limit,
+        }),
+        Some(elapsed),
+    ) = (&expect.max_elapsed, observed.elapsed)
         && elapsed > *limit
     {
         let expected = json!(format!("at most {}", humantime::format_duration(*limit)));
