@@ -237,3 +237,37 @@ async fn walk_status(client: &Client, server: &Served, key: &str, status: &str) 
         }
     }
 }
+
+/// Rate limits are kept per replica, as the spec's RATE section says: each
+/// of two replicas grants a free organisation its full minute.
+#[tokio::test]
+async fn rate_limits_are_kept_per_replica() {
+    let Some(database) = postgres_database().await else {
+        return;
+    };
+    let (first, second) = replicas(&database).await;
+    let client = Client::new();
+    let key = first.key(&client, "free").await;
+    let event = json!({ "type": "t", "payload": {} });
+
+    let started = std::time::Instant::now();
+    let mut accepted = 0;
+    for server in [&first, &second] {
+        for _ in 0..150 {
+            let (status, _) = server.ingest(&client, &key, &event).await;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                break;
+            }
+            assert_eq!(status, StatusCode::ACCEPTED);
+            accepted += 1;
+        }
+    }
+    // Each bucket refills one token per 600 ms while the test runs.
+    let refilled = 2 * (started.elapsed().as_millis() as i64 / 600 + 1);
+    assert!(
+        (200..200 + refilled).contains(&accepted),
+        "{accepted} accepted"
+    );
+    first.shut_down().await;
+    second.shut_down().await;
+}
