@@ -174,7 +174,11 @@ pub struct LoadSelection {
     pub profiles: Vec<String>,
 
     /// Read load profiles from DIR.
-    #[arg(long = "profiles", value_name = "DIR", default_value = "scenarios/load")]
+    #[arg(
+        long = "profiles",
+        value_name = "DIR",
+        default_value = "scenarios/load"
+    )]
     pub profiles_dir: PathBuf,
 
     /// Skip the load phase.

@@ -179,7 +179,11 @@ fn report(args: &crate::cli::ReportArgs) -> anyhow::Result<u8> {
     };
     let directory = match &args.out {
         Some(directory) => directory.clone(),
-        None => args.results.parent().map(Path::to_path_buf).unwrap_or_default(),
+        None => args
+            .results
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
     };
     if formats.contains(&Format::Terminal) {
         print!("{}", terminal::render(&results));
@@ -188,11 +192,17 @@ fn report(args: &crate::cli::ReportArgs) -> anyhow::Result<u8> {
         println!("wrote {}", path.display());
     }
 
-    let regressions = comparison.map(|comparison| comparison.regressions()).unwrap_or_default();
+    let regressions = comparison
+        .map(|comparison| comparison.regressions())
+        .unwrap_or_default();
     for line in &regressions {
         println!("regression: {line}");
     }
-    Ok(if regressions.is_empty() { EXIT_PASSED } else { EXIT_FAILED })
+    Ok(if regressions.is_empty() {
+        EXIT_PASSED
+    } else {
+        EXIT_FAILED
+    })
 }
 
 /// One row per spec rule with the scenarios that check it, then the totals and
