@@ -89,8 +89,12 @@ pub async fn run_conformance(
     let sink = Sink::start((sink_ip, 0).into())
         .await
         .context("cannot start the webhook sink")?;
+    // A redirect is an answer to judge, never a hop to take, and no proxy
+    // from the environment may stand between the harness and a target.
     let client = reqwest::Client::builder()
         .timeout(settings.request_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .build()
         .context("cannot build the HTTP client")?;
 

@@ -289,7 +289,12 @@ async fn a_container_that_never_becomes_healthy_times_out_with_its_log() {
     let Err(failure) = start_reference("never-healthy", command, "4s").await else {
         panic!("a server on the wrong port must not become healthy");
     };
-    assert_eq!(failure.status, TargetStatus::StartTimeout);
+    assert_eq!(
+        failure.status,
+        TargetStatus::StartTimeout,
+        "{}",
+        failure.reason
+    );
     assert!(
         failure
             .reason
@@ -314,14 +319,20 @@ async fn a_container_that_exits_at_once_fails_to_start_with_its_code() {
         return;
     }
     let docker = connect().await.expect("docker");
+    // The server exits 2 on a configuration it cannot use.
     let command = r#"["--listen", "0.0.0.0:8080", "--database", "mysql://nowhere/x"]"#;
     let Err(failure) = start_reference("exits-at-once", command, "30s").await else {
         panic!("a server with an unknown database must not start");
     };
-    assert_eq!(failure.status, TargetStatus::FailedToStart);
+    assert_eq!(
+        failure.status,
+        TargetStatus::FailedToStart,
+        "{}",
+        failure.reason
+    );
     assert_eq!(
         failure.reason,
-        "the container exited with code 1 before it was healthy"
+        "the container exited with code 2 before it was healthy"
     );
     assert!(
         failure

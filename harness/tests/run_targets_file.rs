@@ -23,7 +23,7 @@ fn mistakes_name_the_line_and_the_fix() {
     check_error(
         "[[target]]\nname = \"a\"\nkind = \"url\"\nbase_url = \"http://x\"\nbase_urll = \"y\"\n",
         "targets.toml:5: unknown field `base_urll`, expected one of `name`, `kind`, `dialect`, \
-         `health`, `start_timeout`, `capabilities`, `command`, `env`, `cwd`, `base_url`, `image`, `port`",
+         `health`, `start_timeout`, `capabilities`, `command`, `env`, `cwd`, `base_url`, `image`, `port`, `build`, `ready_log`, `memory`, `cpus`, `service`",
     );
     check_error(
         "[[target]]\nname = \"a\"\nkind = \"url\"\nbase_url = \"http://x\"\n\n[[target]]\nname = \"b\"\nkind = \"vm\"\n",

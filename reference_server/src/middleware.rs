@@ -30,6 +30,7 @@ where
     S: Clone + Send + Sync + 'static,
 {
     let layers = ServiceBuilder::new()
+        .layer(middleware::map_request(drop_empty_request_id))
         .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
@@ -39,6 +40,19 @@ where
             limit_duration(timeout, request, next)
         }));
     routes.layer(layers)
+}
+
+/// An empty `X-Request-ID` names nothing, so it counts as absent and the
+/// server generates one (GEN-4); echoing it would answer an empty header.
+async fn drop_empty_request_id(mut request: Request) -> Request {
+    if request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .is_some_and(|value| value.as_bytes().trim_ascii().is_empty())
+    {
+        request.headers_mut().remove(REQUEST_ID_HEADER);
+    }
+    request
 }
 
 fn route_of(request: &Request) -> String {

@@ -57,6 +57,15 @@ async fn gen_4_request_id_is_echoed_or_generated(backend: Backend) {
     let answer = app.send(Call::get("/health")).await;
     let generated = answer.headers["x-request-id"].to_str().unwrap();
     assert_eq!(generated.len(), 36, "a UUID: {generated}");
+
+    // Found by Schemathesis: an empty header was echoed as an empty value.
+    for empty in ["", " "] {
+        let answer = app
+            .send(Call::get("/health").header("x-request-id", empty))
+            .await;
+        let generated = answer.headers["x-request-id"].to_str().unwrap();
+        assert_eq!(generated.len(), 36, "a UUID for {empty:?}: {generated}");
+    }
 }
 
 async fn gen_6_metacharacters_in_paths_and_queries_are_data(backend: Backend) {

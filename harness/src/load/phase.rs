@@ -76,6 +76,7 @@ pub fn load_client(request_timeout: Duration) -> anyhow::Result<reqwest::Client>
         .timeout(request_timeout)
         .pool_max_idle_per_host(usize::MAX)
         .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .build()
         .context("cannot build the load HTTP client")

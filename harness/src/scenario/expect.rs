@@ -121,6 +121,14 @@ pub fn check(
         );
     }
     for Leveled { level, check } in &expect.json {
+        // A body that is not JSON fails each check once, showing the body,
+        // rather than as a path that found nothing.
+        if observed.json.is_none() {
+            let expectation = format!("json {}", check.path.text);
+            let actual = observed.body_for_message();
+            failures.push(failure(expectation, json!("a JSON body"), actual, *level));
+            continue;
+        }
         for (expectation, expected, actual) in check_json(check, observed.json, templates) {
             failures.push(failure(expectation, expected, actual, *level));
         }

@@ -270,8 +270,11 @@ impl Starting<'_> {
         health: HealthCheck,
         client: &reqwest::Client,
     ) -> Result<ContainerTarget, NotReady> {
-        let deadline = Instant::now() + self.start_timeout;
         let labels = run_labels(self.run_id);
+        // Building images (a `prepare` step may compile for minutes) is not
+        // starting: the start timeout begins once every image exists.
+        let (service_images, image) = self.images(&labels).await?;
+        let deadline = Instant::now() + self.start_timeout;
         let network = format!("triggers-{}-{}", self.run_id, self.name);
         let request = NetworkCreateRequest {
             name: network.clone(),
@@ -282,14 +285,12 @@ impl Starting<'_> {
         created.map_err(|error| launch(format!("cannot create network \"{network}\": {error}")))?;
 
         let mut tasks = Vec::new();
-        for service in &self.spec.services {
-            tasks.push(
-                self.start_service(service, &network, &labels, deadline)
-                    .await?,
-            );
+        for (service, image) in self.spec.services.iter().zip(service_images) {
+            let started = self.start_service(service, image, &network, &labels, deadline);
+            tasks.push(started.await?);
         }
 
-        let container = self.create_target(&network, &labels).await?;
+        let container = self.create_target(image, &network, &labels).await?;
         let port_key = format!("{}/tcp", self.spec.port);
         let docker = self.docker;
         docker
@@ -364,19 +365,35 @@ impl Starting<'_> {
         waited.map_err(in_container_words)
     }
 
-    async fn create_target(
+    /// Finds or builds the image of every service, in order, then the
+    /// target's own.
+    async fn images(
         &self,
-        network: &str,
         labels: &HashMap<String, String>,
-    ) -> Result<String, NotReady> {
-        let tag = format!(
-            "triggers-harness/{}:{}",
-            self.name.to_lowercase(),
-            self.run_id
-        );
+    ) -> Result<(Vec<String>, String), NotReady> {
+        let target = self.name.to_lowercase();
+        let mut service_images = Vec::new();
+        for service in &self.spec.services {
+            let service_name = &service.name;
+            let tag = format!("triggers-harness/{target}-{service_name}:{}", self.run_id);
+            let image = ensure_image(self.docker, &service.image, &tag, labels).await;
+            service_images.push(
+                image.map_err(|error| launch(format!("service \"{service_name}\": {error:#}")))?,
+            );
+        }
+        let tag = format!("triggers-harness/{target}:{}", self.run_id);
         let image = ensure_image(self.docker, &self.spec.image, &tag, labels)
             .await
             .map_err(|error| launch(format!("{error:#}")))?;
+        Ok((service_images, image))
+    }
+
+    async fn create_target(
+        &self,
+        image: String,
+        network: &str,
+        labels: &HashMap<String, String>,
+    ) -> Result<String, NotReady> {
         let templates = Templates::new(self.spec.port, &self.spec.services);
         let filled = |error: anyhow::Error| launch(format!("{error:#}"));
         let env = templates.env(&self.spec.env).map_err(filled)?;
@@ -419,19 +436,12 @@ impl Starting<'_> {
     async fn start_service(
         &self,
         service: &ServiceSpec,
+        image: String,
         network: &str,
         labels: &HashMap<String, String>,
         deadline: Instant,
     ) -> Result<JoinHandle<()>, NotReady> {
         let service_name = &service.name;
-        let tag = format!(
-            "triggers-harness/{}-{service_name}:{}",
-            self.name.to_lowercase(),
-            self.run_id
-        );
-        let image = ensure_image(self.docker, &service.image, &tag, labels)
-            .await
-            .map_err(|error| launch(format!("service \"{service_name}\": {error:#}")))?;
         let env = service
             .env
             .iter()

@@ -46,6 +46,12 @@ impl Workspace {
             )
             .expect("scenario file");
         }
+        // The default load profile, so `run` finds what it runs by default;
+        // its rules are not among the fixture scenarios, so it is skipped.
+        let load = root.join("scenarios/load");
+        std::fs::create_dir_all(&load).expect("load dir");
+        let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/load/ci-smoke.toml");
+        std::fs::copy(profile, load.join("ci-smoke.toml")).expect("load profile");
         Workspace { dir }
     }
 
