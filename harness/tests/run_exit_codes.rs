@@ -70,7 +70,7 @@ async fn setup_mistakes_exit_two_with_one_clear_error() {
         &["run", "--no-progress"],
         "error: ROOT/scenarios/targets.toml:4: unknown field `url`, expected one of `name`, \
          `kind`, `dialect`, `health`, `start_timeout`, `capabilities`, `command`, `env`, `cwd`, \
-         `base_url`, `image`, `port`",
+         `base_url`, `image`, `port`, `build`, `ready_log`, `memory`, `cpus`, `service`",
     )
     .await;
     check_setup_error(
