@@ -59,6 +59,16 @@ pub struct Args {
     )]
     pub request_timeout: String,
 
+    /// Close a connection whose request head takes longer than DURATION, or
+    /// that stays idle that long between requests.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "10s",
+        help_heading = "Server"
+    )]
+    pub header_read_timeout: String,
+
     /// Wait these delays between webhook attempts (comma-separated DURATIONs).
     #[arg(
         long,
@@ -120,6 +130,9 @@ pub struct Config {
     pub log_format: LogFormat,
     pub max_batch: usize,
     pub request_timeout: Duration,
+    /// How long a request head may take, and how long an idle connection
+    /// waits for its next request.
+    pub header_read_timeout: Duration,
     /// The delays between webhook attempts; their count plus one is the
     /// number of attempts.
     pub webhook_retry_schedule: Vec<Duration>,
@@ -136,6 +149,7 @@ impl Config {
             log_format: LogFormat::Pretty,
             max_batch: DEFAULT_MAX_BATCH,
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
             webhook_retry_schedule: parse_schedule("5s,5m,30m,2h,5h,10h,10h")
                 .expect("the default schedule parses"),
             webhook_timeout: Duration::from_secs(10),
@@ -166,6 +180,7 @@ impl Config {
             log_format: args.log_format,
             max_batch: args.max_batch,
             request_timeout: parse_duration("request-timeout", &args.request_timeout)?,
+            header_read_timeout: parse_duration("header-read-timeout", &args.header_read_timeout)?,
             webhook_retry_schedule: parse_schedule(&args.webhook_retry_schedule)?,
             webhook_timeout: parse_duration("webhook-timeout", &args.webhook_timeout)?,
             delivery_enabled: !args.disable_delivery,

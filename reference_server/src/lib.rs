@@ -15,14 +15,16 @@
 //! worker claims due events from the same store and sends signed webhooks.
 //!
 //! Every failure is an [`error::ApiError`], which renders the JSON error
-//! body of SPEC section 12. [`serve`] ties it together with graceful
-//! shutdown; `main.rs` only parses [`config`] and installs logging.
+//! body of SPEC section 12. [`serve`] ties it together: [`connections`]
+//! accepts connections under their time and size limits and shuts down
+//! gracefully; `main.rs` only parses [`config`] and installs logging.
 
 pub mod api;
 pub mod auth;
 pub mod body;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod delivery;
 pub mod error;
 pub mod middleware;
@@ -152,12 +154,11 @@ pub async fn serve(
     tracing::info!(%address, "listening");
 
     let app = router(running.state.clone());
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let header_read_timeout = running.state.config.header_read_timeout;
+    connections::serve(listener, app, header_read_timeout, shutdown).await;
 
     tracing::info!("shutting down");
     running.stop().await;
     tracing::info!("stopped");
-    Ok(served?)
+    Ok(())
 }

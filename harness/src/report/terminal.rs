@@ -23,6 +23,10 @@ pub fn render(results: &RunResults) -> String {
     out.push_str(&matrix(results));
     out.push('\n');
     out.push_str(&summary(results));
+    if results.targets.iter().any(|target| !target.load.is_empty()) {
+        out.push('\n');
+        out.push_str(&load(results));
+    }
     let failures = failures(results);
     if !failures.is_empty() {
         out.push('\n');
@@ -97,6 +101,56 @@ fn summary(results: &RunResults) -> String {
             counts.error_count.to_string(),
             counts.deviation_count.to_string(),
         ]);
+    }
+    let mut table = builder.build();
+    table.with(Style::sharp());
+    table.with(
+        Width::truncate(REPORT_WIDTH)
+            .priority(Priority::max(true))
+            .suffix("~"),
+    );
+    table.to_string() + "\n"
+}
+
+/// One row per target, profile and level: the verdict, the rate, latency
+/// as measured in milliseconds, failures, 429s and events not stored; a
+/// profile that did not run gets one row with the reason. The Markdown and
+/// HTML reports add the corrected latency and the rest.
+fn load(results: &RunResults) -> String {
+    const COLUMNS: usize = 10;
+    let mut builder = Builder::new();
+    builder.push_record([
+        "target", "profile", "level", "verdict", "req/s", "p50 ms", "p99 ms", "errors", "429s",
+        "missing",
+    ]);
+    let millis = |micros: u64| format!("{:.1}", micros as f64 / 1000.0);
+    for target in &results.targets {
+        for outcome in &target.load {
+            let verdict = outcome.verdict.as_str().to_string();
+            if outcome.levels.is_empty() {
+                let reason = outcome.reason.as_deref().unwrap_or("no levels ran");
+                let mut row = vec![target.name.clone(), outcome.profile.clone()];
+                row.extend(["-".to_string(), verdict, reason.to_string()]);
+                row.resize(COLUMNS, String::new());
+                builder.push_record(row);
+                continue;
+            }
+            for level in &outcome.levels {
+                let missing = level.persistence.as_ref().map(|p| p.missing_count);
+                builder.push_record([
+                    target.name.clone(),
+                    outcome.profile.clone(),
+                    level.label.clone(),
+                    verdict.clone(),
+                    format!("{:.0}", level.throughput_per_second),
+                    millis(level.latency.p50_us),
+                    millis(level.latency.p99_us),
+                    level.errors.values().sum::<u64>().to_string(),
+                    level.rate_limited_count.to_string(),
+                    missing.map_or("-".to_string(), |count| count.to_string()),
+                ]);
+            }
+        }
     }
     let mut table = builder.build();
     table.with(Style::sharp());

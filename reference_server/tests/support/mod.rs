@@ -2,7 +2,7 @@
 //! database of either backend, driven through the router without a socket.
 
 // Each test crate uses a different part of this module.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod database;
 pub mod receiver;
