@@ -13,9 +13,10 @@ use std::time::Duration;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// The largest request head, in bytes; a larger one answers 431.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -42,37 +43,31 @@ pub async fn serve(
         .max_buf_size(MAX_HEAD_BYTES);
     builder.http2().timer(TokioTimer::new());
 
-    let graceful = GracefulShutdown::new();
+    let draining = CancellationToken::new();
+    let connections = TaskTracker::new();
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        match accepted {
+            Ok((stream, _)) => {
+                let served = serve_connection(stream, &builder, &app, draining.clone());
+                connections.spawn(served);
+            }
             Err(error) => {
                 // Running out of descriptors passes; spinning on it helps no one.
                 tracing::warn!(%error, "accepting a connection failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
             }
-        };
-        let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
-            }
-        });
+        }
     }
 
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+    draining.cancel();
+    connections.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, connections.wait())
         .await
         .is_err()
     {
@@ -80,5 +75,41 @@ pub async fn serve(
             timeout = ?DRAIN_TIMEOUT,
             "requests still in flight at shutdown were cut off"
         );
+    }
+}
+
+/// Serves one connection until it ends, finishing its request in flight
+/// once `draining` is cancelled.
+fn serve_connection(
+    stream: TcpStream,
+    builder: &Builder<TokioExecutor>,
+    app: &Router,
+    draining: CancellationToken,
+) -> impl Future<Output = ()> + Send + 'static {
+    let _ = stream.set_nodelay(true);
+    let service = TowerToHyperService::new(app.clone());
+    let connection = builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+        .into_owned();
+    async move {
+        let mut connection = std::pin::pin!(connection);
+        let mut told = false;
+        loop {
+            // The connection is polled first, so a request that reached the
+            // socket before the shutdown is read and served, not dropped.
+            tokio::select! {
+                biased;
+                ended = connection.as_mut() => {
+                    if let Err(error) = ended {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                    return;
+                }
+                () = draining.cancelled(), if !told => {
+                    told = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+            }
+        }
     }
 }

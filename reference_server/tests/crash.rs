@@ -1,6 +1,7 @@
 //! DUR-1: the real binary is killed with SIGKILL while clients ingest, and
 //! every event it answered 202 must be listed after a restart on the same
-//! database, cycle after cycle, on each backend.
+//! database, cycle after cycle, on each backend. DLV-12: killed while it
+//! delivers, it delivers every stored event after the restart.
 //!
 //! A killed process leaves the operating system's page cache intact, so this
 //! proves that 202 follows the commit; surviving power loss rests on
@@ -9,6 +10,7 @@
 
 mod support;
 
+use std::collections::HashSet;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,6 +20,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use support::receiver::{Receiver, Reply};
 use support::{Backend, TestDatabase};
 
 const CYCLES: usize = 3;
@@ -29,10 +32,11 @@ const INGEST_TIME: Duration = Duration::from_millis(400);
 /// Starts the binary on the database at `database_url` and answers it with
 /// its base URL, read from the lifecycle log line that names the bound
 /// address.
-async fn start(database_url: &str) -> (Child, String) {
+async fn start(database_url: &str, extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
         .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
         .args(["--database", database_url])
+        .args(extra)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -103,7 +107,7 @@ async fn dur_1_acknowledged_events_survive_sigkill(backend: Backend) {
     let client = Client::new();
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
 
-    let (mut child, mut base) = start(&database.url).await;
+    let (mut child, mut base) = start(&database.url, &[]).await;
     let body = json!({ "organization_name": "crash", "tier": "enterprise" });
     let created = client
         .post(format!("{base}/api/keys/generate"))
@@ -128,7 +132,7 @@ async fn dur_1_acknowledged_events_survive_sigkill(backend: Backend) {
             task.await.unwrap();
         }
 
-        let (restarted, restarted_base) = start(&database.url).await;
+        let (restarted, restarted_base) = start(&database.url, &[]).await;
         let stored = stored_ids(&client, &restarted_base, &key).await;
         let acknowledged = acknowledged.lock().unwrap().clone();
         let missing: Vec<&String> = acknowledged
@@ -145,4 +149,97 @@ async fn dur_1_acknowledged_events_survive_sigkill(backend: Backend) {
     child.kill().await.unwrap();
 }
 
-on_both_backends!(dur_1_acknowledged_events_survive_sigkill);
+/// Attempts time out after a second, so a delivery cut off by the kill is
+/// due again once its lease (the timeout plus 30 s) has run out.
+const DELIVERY_FLAGS: [&str; 4] = [
+    "--webhook-retry-schedule",
+    "100ms,200ms,400ms",
+    "--webhook-timeout",
+    "1s",
+];
+
+/// The event ids the receiver has been sent, each once.
+fn delivered_ids(receiver: &Receiver) -> HashSet<String> {
+    receiver
+        .received()
+        .iter()
+        .filter_map(|received| serde_json::from_slice::<Value>(&received.body).ok())
+        .filter_map(|body| body["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+async fn dlv_12_stored_events_are_delivered_after_sigkill(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let client = Client::new();
+    // A slow receiver, so that deliveries are under way when the kill comes.
+    let receiver = Receiver::start(Vec::new(), Reply::Hang(Duration::from_millis(50))).await;
+
+    let (mut child, base) = start(&database.url, &DELIVERY_FLAGS).await;
+    let body = json!({ "organization_name": "crash", "tier": "enterprise" });
+    let created = client
+        .post(format!("{base}/api/keys/generate"))
+        .json(&body)
+        .send()
+        .await;
+    let created: Value = created.unwrap().json().await.unwrap();
+    let key = created["api_key"].as_str().unwrap().to_owned();
+    let configured = client
+        .post(format!("{base}/api/webhook/config"))
+        .header("x-api-key", &key)
+        .json(&json!({ "webhook_url": receiver.url }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(configured.status(), StatusCode::OK);
+
+    let mut stored = HashSet::new();
+    for n in 0..60 {
+        let event = json!({ "type": "crash.delivery", "payload": { "n": n } });
+        let (status, body) = ingest(&client, &base, &key, &event).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        stored.insert(body["id"].as_str().unwrap().to_owned());
+    }
+    while delivered_ids(&receiver).len() < 5 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().await.expect("SIGKILL reaches the server");
+    let before_kill = delivered_ids(&receiver);
+    assert!(
+        before_kill.len() < stored.len(),
+        "every delivery finished before the kill; the test proves nothing"
+    );
+
+    let (mut restarted, _) = start(&database.url, &DELIVERY_FLAGS).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let delivered = delivered_ids(&receiver);
+        if delivered.is_superset(&stored) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never delivered: {:?}",
+            stored.difference(&delivered)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    restarted.kill().await.unwrap();
+}
+
+/// Ingests `event` once; answers the status and the body.
+async fn ingest(client: &Client, base: &str, key: &str, event: &Value) -> (StatusCode, Value) {
+    let response = client
+        .post(format!("{base}/api/events"))
+        .header("x-api-key", key)
+        .json(event)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+on_both_backends!(
+    dur_1_acknowledged_events_survive_sigkill,
+    dlv_12_stored_events_are_delivered_after_sigkill,
+);
