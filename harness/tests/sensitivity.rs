@@ -1,7 +1,8 @@
 //! The suite catches what it claims to: deliberately broken variants of the
 //! reference server, each a proxy in front of the real one that breaks one
-//! rule, are run through the real scenarios, and exactly the rules they break
-//! fail. An unmodified proxy passes, so the proxy itself hides nothing.
+//! rule, are run through the real scenarios, and exactly the scenarios that
+//! depend on that rule fail, each naming the step that gave the break away.
+//! An unmodified proxy passes, so the proxy itself hides nothing.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -133,19 +134,6 @@ fn workspace_root() -> PathBuf {
         .expect("the workspace root")
 }
 
-/// The verdict of rule `rule` on target `name`.
-fn rule_verdict(results: &Value, rule: &str, name: &str) -> String {
-    let rules = results["rules"].as_array().expect("rules");
-    let found = rules
-        .iter()
-        .find(|entry| entry["id"] == rule)
-        .unwrap_or_else(|| panic!("rule {rule} was checked"));
-    found["verdicts"][name]
-        .as_str()
-        .unwrap_or_else(|| panic!("{rule} has a verdict for {name}: {found}"))
-        .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_broken_variant_fails_exactly_the_rules_it_breaks() {
     let data = tempfile::tempdir().expect("temp dir");
@@ -162,16 +150,38 @@ async fn each_broken_variant_fails_exactly_the_rules_it_breaks() {
         std::future::pending(),
     ));
 
-    // Each variant, then the rules that must fail on it. Every other rule
-    // of the selected scenarios must pass.
+    // Each variant, the scenarios that must fail on it (every other one
+    // must pass), and the step that gives the break away.
     let variants = [
-        (Break::Nothing, &[][..]),
-        (Break::FreshId, &["ING-2", "ING-12"][..]),
-        (Break::IgnoresDedup, &["ING-9", "ING-11"][..]),
-        (Break::NoTenantCheckOnShow, &["TEN-1"][..]),
+        (Break::Nothing, &[][..], ""),
+        (
+            Break::FreshId,
+            &[
+                "ingest-dedup-conflict",
+                "ingest-ids-are-unique",
+                "ingest-lookup-found",
+                "ingest-read-your-writes",
+                "tenancy-every-route",
+            ][..],
+            "step \"read it back by id at once\": status expected 200 but was 404",
+        ),
+        (
+            Break::IgnoresDedup,
+            &[
+                "ingest-dedup-concurrent",
+                "ingest-dedup-conflict",
+                "ingest-read-your-writes",
+            ][..],
+            "step \"second ingest with the same dedup_id\": status expected 409 but was 202",
+        ),
+        (
+            Break::NoTenantCheckOnShow,
+            &["tenancy-every-route"][..],
+            "step \"the other organisation cannot read the event\": status expected 404 but was 200",
+        ),
     ];
     let mut targets = String::new();
-    for (broken, _) in variants {
+    for (broken, _, _) in variants {
         let base_url = start_variant(&upstream, broken).await;
         targets.push_str(&format!(
             "[[target]]\nname = \"{broken:?}\"\nkind = \"url\"\nbase_url = \"{base_url}\"\n\n"
@@ -215,23 +225,30 @@ async fn each_broken_variant_fails_exactly_the_rules_it_breaks() {
     let results: Value =
         serde_json::from_slice(&std::fs::read(run.join("results.json")).expect("results"))
             .expect("results are JSON");
-    let checked: Vec<String> = results["rules"]
-        .as_array()
-        .expect("rules")
-        .iter()
-        .filter(|rule| rule["verdicts"]["Nothing"].is_string())
-        .map(|rule| rule["id"].as_str().expect("an id").to_string())
-        .collect();
-    for (broken, failing) in variants {
+    for (broken, failing, giveaway) in variants {
         let name = format!("{broken:?}");
-        for rule in &checked {
-            let verdict = rule_verdict(&results, rule, &name);
-            let expected = if failing.contains(&rule.as_str()) {
-                "fail"
-            } else {
-                "pass"
-            };
-            assert_eq!(verdict, expected, "{rule} on {name}");
+        let target = results["targets"]
+            .as_array()
+            .expect("targets")
+            .iter()
+            .find(|target| target["name"] == name.as_str())
+            .expect("the variant ran");
+        let outcomes = target["scenarios"].as_array().expect("scenarios");
+        assert_eq!(outcomes.len(), scenarios.len(), "{name}");
+        let mut failed: Vec<&str> = Vec::new();
+        let mut reasons = String::new();
+        for outcome in outcomes {
+            let id = outcome["id"].as_str().expect("an id");
+            match outcome["verdict"].as_str().expect("a verdict") {
+                "pass" => {}
+                "fail" => failed.push(id),
+                other => panic!("{id} on {name} is {other}: {}", outcome["reason"]),
+            }
+            reasons.push_str(outcome["reason"].as_str().unwrap_or_default());
+            reasons.push('\n');
         }
+        failed.sort_unstable();
+        assert_eq!(failed, failing, "{name}:\n{reasons}");
+        assert!(reasons.contains(giveaway), "{name}:\n{reasons}");
     }
 }
