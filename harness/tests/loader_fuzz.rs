@@ -126,9 +126,14 @@ fn assert_placed(kind: &str, error: &anyhow::Error, text: &str) {
     );
 }
 
+/// 1,000 cases per loader, or `PROPTEST_CASES` for a longer search.
 fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(1000);
     ProptestConfig {
-        cases: 1000,
+        cases,
         ..ProptestConfig::default()
     }
 }
