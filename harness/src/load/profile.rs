@@ -181,37 +181,44 @@ pub fn parse_profile(text: &str) -> anyhow::Result<Profile> {
         other => bail!("model \"{other}\" is unknown; use \"closed\" or \"open\""),
     };
     if file.levels.is_empty() || file.levels.contains(&0) {
-        bail!("levels must list at least one level, each above 0");
+        bail!("`levels` must list at least one level, each above 0");
     }
     let pool = match (model, file.pool) {
         (LoadModelKind::Open, Some(pool)) if pool > 0 => pool,
-        (LoadModelKind::Open, _) => bail!("an open profile needs pool, above 0"),
+        (LoadModelKind::Open, _) => bail!("an open profile needs `pool`, above 0"),
         (LoadModelKind::Closed, None) => 0,
         (LoadModelKind::Closed, Some(_)) => {
-            bail!("pool applies only to the open model; the closed model's levels are its users")
+            bail!("`pool` applies only to the open model; the closed model's levels are its users")
         }
     };
     if model == LoadModelKind::Open && file.ramp.is_some() {
-        bail!("ramp applies only to the closed model; an open profile starts at its full rate");
+        bail!("`ramp` applies only to the closed model; an open profile starts at its full rate");
     }
     if file.organizations == 0 {
-        bail!("organizations must be at least 1");
+        bail!("`organizations` must be at least 1");
     }
     let hold = parse_duration("hold", &file.hold)?;
     if hold.is_zero() {
-        bail!("hold must be longer than 0s");
+        bail!("`hold` must be longer than 0s");
     }
 
+    // Checks after parsing have no position in the file, so they name the
+    // transaction by its place in the list.
     let transactions = file
         .transactions
         .into_iter()
-        .map(check_transaction)
+        .enumerate()
+        .map(|(index, transaction)| {
+            let kind = transaction.kind.clone();
+            check_transaction(transaction)
+                .with_context(|| format!("transaction {} (\"{kind}\")", index + 1))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     if transactions
         .iter()
         .all(|transaction| transaction.weight == 0)
     {
-        bail!("transactions must list at least one with a weight above 0");
+        bail!("`transactions` must list at least one with a weight above 0");
     }
     let thresholds = file
         .thresholds
@@ -258,7 +265,7 @@ fn check_transaction(file: TransactionFile) -> anyhow::Result<TransactionSpec> {
                 file.payload_bytes
             };
             if let Some(size) = payload_bytes.iter().find(|size| **size > MAX_PAYLOAD_BYTES) {
-                bail!("ingest payload_bytes {size} is above the limit of {MAX_PAYLOAD_BYTES}");
+                bail!("`payload_bytes` {size} is above the limit of {MAX_PAYLOAD_BYTES}");
             }
             let event_types = if file.event_types.is_empty() {
                 vec!["load.event".to_string()]
@@ -273,7 +280,7 @@ fn check_transaction(file: TransactionFile) -> anyhow::Result<TransactionSpec> {
         "inbox" => {
             let page_size = file.page_size.unwrap_or(100);
             if !(1..=1000).contains(&page_size) {
-                bail!("inbox page_size {page_size} is outside 1..=1000");
+                bail!("`page_size` {page_size} is outside 1..=1000");
             }
             TransactionKind::Inbox {
                 page_size,
@@ -284,7 +291,7 @@ fn check_transaction(file: TransactionFile) -> anyhow::Result<TransactionSpec> {
         "duplicate" => TransactionKind::Duplicate,
         "health" => TransactionKind::Health,
         other => bail!(
-            "transaction kind \"{other}\" is unknown; use \"ingest\", \"inbox\", \"ack\", \"duplicate\" or \"health\""
+            "`kind` \"{other}\" is unknown; use \"ingest\", \"inbox\", \"ack\", \"duplicate\" or \"health\""
         ),
     };
     Ok(TransactionSpec {
@@ -346,22 +353,23 @@ mod tests {
         let open_without_pool = MIXED.replace("\"closed\"", "\"open\"");
         assert_eq!(
             error_of(&open_without_pool),
-            "an open profile needs pool, above 0"
+            "an open profile needs `pool`, above 0"
         );
         let zero_level = MIXED.replace("[4, 8]", "[0]");
         assert_eq!(
             error_of(&zero_level),
-            "levels must list at least one level, each above 0"
+            "`levels` must list at least one level, each above 0"
         );
         let bad_kind = MIXED.replace("\"ack\"", "\"delete\"");
         assert_eq!(
             error_of(&bad_kind),
-            "transaction kind \"delete\" is unknown; use \"ingest\", \"inbox\", \"ack\", \"duplicate\" or \"health\""
+            "transaction 3 (\"delete\"): `kind` \"delete\" is unknown; \
+             use \"ingest\", \"inbox\", \"ack\", \"duplicate\" or \"health\""
         );
         let big = MIXED.replace("4096", "300000");
         assert_eq!(
             error_of(&big),
-            "ingest payload_bytes 300000 is above the limit of 261120"
+            "transaction 1 (\"ingest\"): `payload_bytes` 300000 is above the limit of 261120"
         );
     }
 
