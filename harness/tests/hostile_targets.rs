@@ -3,15 +3,19 @@
 //! the report of every target is written.
 //!
 //! Every hostile server answers its readiness probe and key generation
-//! correctly, so it starts, and misbehaves on every other request.
+//! correctly, so it starts, and misbehaves on every other request. A last
+//! target behaves until the load phase is under way, then dies.
 
 mod run_support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use run_support::{Workspace, describe, target};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
 
 /// How a hostile server answers the requests of the scenarios.
 #[derive(Clone, Copy, Debug)]
@@ -262,4 +266,150 @@ async fn every_hostile_target_gets_a_verdict_with_its_cause() {
     for file in ["results.json", "report.md", "report.html", "junit.xml"] {
         assert!(run.join(file).is_file(), "{file} missing");
     }
+}
+
+/// A server that answers health, key generation, ingest and the inbox
+/// correctly until it has accepted `lives` ingests, then stops listening and
+/// drops every connection, as a process that crashed would.
+async fn start_mortal(lives: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("local address");
+    let dead = CancellationToken::new();
+    let ingested = Arc::new(AtomicUsize::new(0));
+    tokio::spawn({
+        let dead = dead.clone();
+        async move {
+            loop {
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    () = dead.cancelled() => return,
+                };
+                let Ok((stream, _)) = accepted else { return };
+                let (dead, ingested) = (dead.clone(), ingested.clone());
+                tokio::spawn(async move {
+                    tokio::select! {
+                        () = serve_mortal(stream, lives, &ingested, &dead) => {}
+                        () = dead.cancelled() => {}
+                    }
+                });
+            }
+        }
+    });
+    format!("http://{address}")
+}
+
+async fn serve_mortal(
+    mut stream: TcpStream,
+    lives: usize,
+    ingested: &AtomicUsize,
+    dead: &CancellationToken,
+) {
+    let Some(path) = read_request(&mut stream).await else {
+        return;
+    };
+    let reply = match path.split('?').next().unwrap_or_default() {
+        "/health" => answer("200 OK", r#"{"status":"ok"}"#),
+        "/api/keys/generate" => answer("201 Created", KEY_ANSWER),
+        "/api/events" => {
+            let count = ingested.fetch_add(1, Ordering::SeqCst) + 1;
+            if count > lives {
+                dead.cancel();
+                return;
+            }
+            let body = format!(r#"{{"id":"event-{count}","status":"accepted"}}"#);
+            answer("202 Accepted", &body)
+        }
+        "/api/inbox" => answer("200 OK", r#"{"events":[],"next_cursor":null}"#),
+        _ => answer(
+            "404 Not Found",
+            r#"{"error":"not found","code":"not_found"}"#,
+        ),
+    };
+    let _ = stream.write_all(&reply).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_dies_during_load_keeps_its_figures_and_gets_a_verdict() {
+    let workspace = Workspace::new();
+    let base_url = start_mortal(300).await;
+    workspace.write_targets(&format!(
+        "[[target]]\nname = \"mortal\"\nkind = \"url\"\nbase_url = \"{base_url}\"\n"
+    ));
+    let profile = r#"
+name = "dies"
+model = "closed"
+levels = [4]
+organizations = 1
+requires_rules = ["OPS-1"]
+hold = "3s"
+drain_deadline = "2s"
+thresholds = ["error-rate < 1%", "missing <= 0"]
+
+[[transactions]]
+kind = "ingest"
+weight = 1
+payload_bytes = [128]
+"#;
+    let profiles = workspace.root().join("scenarios/load");
+    std::fs::write(profiles.join("dies.toml"), profile).expect("profile");
+
+    let started = Instant::now();
+    let output = workspace
+        .harness(&[
+            "load",
+            "--profile",
+            "dies",
+            "--no-progress",
+            "--request-timeout",
+            "2s",
+        ])
+        .await;
+    let elapsed = started.elapsed();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
+
+    let results = workspace.results();
+    let mortal = target(&results, "mortal");
+    let load = &mortal["load"][0];
+    // The figures of the level it died in are kept, and the reason says
+    // why the profile stopped there.
+    assert_eq!(load["verdict"], "error", "{load}");
+    let reason = load["reason"].as_str().expect("a reason");
+    assert!(
+        reason.starts_with("the accepted events could not be read back: ")
+            && reason.contains("Connection refused"),
+        "{reason}"
+    );
+    let level = &load["levels"][0];
+    let accepted = level["status_counts"]["202"].as_u64().unwrap_or_default();
+    assert_eq!(accepted, 300, "{level}");
+    let failed: u64 = level["errors"]
+        .as_object()
+        .expect("errors")
+        .values()
+        .map(|count| count.as_u64().expect("a count"))
+        .sum();
+    assert!(
+        failed > 0,
+        "the requests after the death are errors: {level}"
+    );
+    let thresholds = level["thresholds"].as_array().expect("thresholds");
+    assert!(
+        thresholds
+            .iter()
+            .all(|threshold| threshold["passed"] == false),
+        "{thresholds:?}"
+    );
+    assert!(level["persistence"].is_null(), "{level}");
+
+    // The report of the partial load renders in every format.
+    let run = std::fs::read_dir(workspace.root().join("reports"))
+        .expect("reports")
+        .next()
+        .expect("one run")
+        .expect("entry")
+        .path();
+    let markdown = std::fs::read_to_string(run.join("report.md")).expect("report.md");
+    assert!(markdown.contains("| mortal | dies |"), "{markdown}");
+    assert!(run.join("report.html").is_file() && run.join("junit.xml").is_file());
 }

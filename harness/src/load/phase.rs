@@ -132,21 +132,24 @@ pub async fn run_profile(
                     &mut accepted_total,
                     profile.drain_deadline,
                 );
-                outcome.persistence = Some(match check.await {
-                    Ok(persistence) => persistence,
-                    Err(error) => {
-                        let mut outcome = skipped(profile, format!("{error:#}"));
-                        outcome.verdict = LoadVerdict::Error;
-                        outcome.organization_count = profile.organizations;
-                        outcome.levels = levels;
-                        return outcome;
-                    }
-                });
+                // A target that cannot be read back still keeps the figures
+                // of the level it just ran; the profile ends there.
+                let checked = check.await;
+                outcome.persistence = checked.as_ref().ok().cloned();
                 outcome.thresholds = profile
                     .thresholds
                     .iter()
                     .map(|threshold| threshold.check(&outcome))
                     .collect();
+                if let Err(error) = checked {
+                    levels.push(outcome);
+                    let reason = format!("the accepted events could not be read back: {error:#}");
+                    let mut outcome = skipped(profile, reason);
+                    outcome.verdict = LoadVerdict::Error;
+                    outcome.organization_count = profile.organizations;
+                    outcome.levels = levels;
+                    return outcome;
+                }
                 tracing::info!(
                     target_name = %target.name,
                     level = %outcome.label,

@@ -173,10 +173,12 @@ impl Threshold {
             Metric::RateLimited => percent(level.rate_limited_count),
             Metric::Throughput => level.throughput_per_second,
             Metric::Dropped => level.dropped_arrival_count as f64,
-            Metric::Missing => level
-                .persistence
-                .as_ref()
-                .map_or(0.0, |persistence| persistence.missing_count as f64),
+            // When the inboxes could not be read back, nothing ingested is
+            // known to be stored, so every ingest of the level counts.
+            Metric::Missing => match &level.persistence {
+                Some(persistence) => persistence.missing_count as f64,
+                None => level.transactions.get("ingest").copied().unwrap_or(0) as f64,
+            },
         }
     }
 }
