@@ -6,34 +6,10 @@
 //! Slow (a minute or two): gated by `TRIGGERS_SLOW_TESTS=1`, which
 //! `scripts/test` sets.
 
-use std::path::{Path, PathBuf};
+mod run_support;
 
+use run_support::{build_reference_server, only_run, workspace_root};
 use serde_json::Value;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .expect("the workspace root")
-}
-
-/// Builds the debug reference server beside the harness binary, where the
-/// embedded target looks first.
-fn build_reference_server() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "-p",
-            "reference_server",
-            "--bin",
-            "reference-server",
-        ])
-        .current_dir(workspace_root())
-        .status()
-        .expect("run cargo");
-    assert!(status.success(), "building the reference server failed");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_server_passes_every_scenario_and_the_default_load() {
@@ -62,12 +38,7 @@ async fn the_reference_server_passes_every_scenario_and_the_default_load() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
 
-    let run = std::fs::read_dir(out.path())
-        .expect("reports")
-        .next()
-        .expect("one run")
-        .expect("entry")
-        .path();
+    let run = only_run(out.path());
     for file in ["results.json", "report.md", "report.html", "junit.xml"] {
         assert!(run.join(file).is_file(), "{file} missing");
     }

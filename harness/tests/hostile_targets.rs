@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use run_support::{Workspace, describe, target};
+use run_support::{Workspace, describe, only_run, target};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -257,12 +257,7 @@ async fn every_hostile_target_gets_a_verdict_with_its_cause() {
     }
 
     // Every format was written, so the partial results can be read.
-    let run = std::fs::read_dir(workspace.root().join("reports"))
-        .expect("reports")
-        .next()
-        .expect("one run")
-        .expect("entry")
-        .path();
+    let run = only_run(&workspace.root().join("reports"));
     for file in ["results.json", "report.md", "report.html", "junit.xml"] {
         assert!(run.join(file).is_file(), "{file} missing");
     }
@@ -403,12 +398,7 @@ payload_bytes = [128]
     assert!(level["persistence"].is_null(), "{level}");
 
     // The report of the partial load renders in every format.
-    let run = std::fs::read_dir(workspace.root().join("reports"))
-        .expect("reports")
-        .next()
-        .expect("one run")
-        .expect("entry")
-        .path();
+    let run = only_run(&workspace.root().join("reports"));
     let markdown = std::fs::read_to_string(run.join("report.md")).expect("report.md");
     assert!(markdown.contains("| mortal | dies |"), "{markdown}");
     assert!(run.join("report.html").is_file() && run.join("junit.xml").is_file());

@@ -3,6 +3,8 @@
 //! small test servers for the open model (a fast one holds the rate, a slow
 //! one makes arrivals drop).
 
+mod run_support;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,24 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Starts the debug reference server on a free port with a fresh database.
 async fn start_reference_server(data: &Path) -> (tokio::process::Child, String) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "-p",
-            "reference_server",
-            "--bin",
-            "reference-server",
-        ])
-        .current_dir(&root)
-        .status()
-        .expect("run cargo");
-    assert!(
-        status.success(),
-        "building the reference server failed: {status}"
-    );
-    let binary = Path::new(env!("CARGO_BIN_EXE_harness")).with_file_name("reference-server");
+    let binary = run_support::build_reference_server();
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())

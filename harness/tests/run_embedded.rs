@@ -7,38 +7,7 @@
 
 mod run_support;
 
-use std::path::Path;
-
-use run_support::{Workspace, describe, target, verdict};
-
-/// Builds the reference server into the same target directory as the harness.
-fn build_reference_server() {
-    let workspace_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "-p",
-            "reference_server",
-            "--bin",
-            "reference-server",
-        ])
-        .current_dir(workspace_root)
-        .status()
-        .expect("run cargo");
-    assert!(
-        status.success(),
-        "building the reference server failed: {status}"
-    );
-
-    let beside_harness =
-        Path::new(env!("CARGO_BIN_EXE_harness")).with_file_name("reference-server");
-    assert!(
-        beside_harness.is_file(),
-        "{} was not built",
-        beside_harness.display()
-    );
-}
+use run_support::{Workspace, build_reference_server, describe, target, verdict};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_server_is_the_default_target() {

@@ -4,8 +4,9 @@
 //! depend on that rule fail, each naming the step that gave the break away.
 //! An unmodified proxy passes, so the proxy itself hides nothing.
 
+mod run_support;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
@@ -127,13 +128,6 @@ fn respond(status: StatusCode, headers: &HeaderMap, body: Bytes) -> Response {
     response
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .expect("the workspace root")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_broken_variant_fails_exactly_the_rules_it_breaks() {
     let data = tempfile::tempdir().expect("temp dir");
@@ -207,7 +201,7 @@ async fn each_broken_variant_fails_exactly_the_rules_it_breaks() {
         .arg(&out)
         .args(["--no-progress", "--seed", "11"])
         .args(scenarios.iter().flat_map(|id| ["--scenario", id]))
-        .current_dir(workspace_root())
+        .current_dir(run_support::workspace_root())
         .env("RUST_LOG", "warn")
         .kill_on_drop(true)
         .output()
@@ -216,12 +210,7 @@ async fn each_broken_variant_fails_exactly_the_rules_it_breaks() {
     let describe = || String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.status.code(), Some(1), "{}", describe());
 
-    let run = std::fs::read_dir(&out)
-        .expect("reports")
-        .next()
-        .expect("one run")
-        .expect("entry")
-        .path();
+    let run = run_support::only_run(&out);
     let results: Value =
         serde_json::from_slice(&std::fs::read(run.join("results.json")).expect("results"))
             .expect("results are JSON");

@@ -108,14 +108,7 @@ async fn dur_1_acknowledged_events_survive_sigkill(backend: Backend) {
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
 
     let (mut child, mut base) = start(&database.url, &[]).await;
-    let body = json!({ "organization_name": "crash", "tier": "enterprise" });
-    let created = client
-        .post(format!("{base}/api/keys/generate"))
-        .json(&body)
-        .send()
-        .await;
-    let created: Value = created.unwrap().json().await.unwrap();
-    let key = created["api_key"].as_str().unwrap().to_owned();
+    let key = enterprise_key(&client, &base).await;
 
     for cycle in 0..CYCLES {
         let clients: Vec<_> = (0..CLIENTS)
@@ -175,14 +168,7 @@ async fn dlv_12_stored_events_are_delivered_after_sigkill(backend: Backend) {
     let receiver = Receiver::start(Vec::new(), Reply::Hang(Duration::from_millis(50))).await;
 
     let (mut child, base) = start(&database.url, &DELIVERY_FLAGS).await;
-    let body = json!({ "organization_name": "crash", "tier": "enterprise" });
-    let created = client
-        .post(format!("{base}/api/keys/generate"))
-        .json(&body)
-        .send()
-        .await;
-    let created: Value = created.unwrap().json().await.unwrap();
-    let key = created["api_key"].as_str().unwrap().to_owned();
+    let key = enterprise_key(&client, &base).await;
     let configured = client
         .post(format!("{base}/api/webhook/config"))
         .header("x-api-key", &key)
@@ -224,6 +210,19 @@ async fn dlv_12_stored_events_are_delivered_after_sigkill(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     restarted.kill().await.unwrap();
+}
+
+/// Creates an enterprise organisation, whose rate no test here reaches;
+/// answers its key.
+async fn enterprise_key(client: &Client, base: &str) -> String {
+    let body = json!({ "organization_name": "crash", "tier": "enterprise" });
+    let created = client
+        .post(format!("{base}/api/keys/generate"))
+        .json(&body)
+        .send()
+        .await;
+    let created: Value = created.unwrap().json().await.unwrap();
+    created["api_key"].as_str().unwrap().to_owned()
 }
 
 /// Ingests `event` once; answers the status and the body.

@@ -63,17 +63,11 @@ fn matrix(results: &RunResults) -> String {
     }
 
     let mut table = builder.build();
-    table.with(Style::sharp());
     // Panels shift the rows below them, so they go in from the bottom up.
     for (row, section) in panels.into_iter().rev() {
         table.with(Panel::horizontal(row, section));
     }
-    table.with(
-        Width::truncate(REPORT_WIDTH)
-            .priority(Priority::max(true))
-            .suffix("~"),
-    );
-    table.to_string() + "\n"
+    fitted(table)
 }
 
 /// One line of counts per target.
@@ -102,14 +96,7 @@ fn summary(results: &RunResults) -> String {
             counts.deviation_count.to_string(),
         ]);
     }
-    let mut table = builder.build();
-    table.with(Style::sharp());
-    table.with(
-        Width::truncate(REPORT_WIDTH)
-            .priority(Priority::max(true))
-            .suffix("~"),
-    );
-    table.to_string() + "\n"
+    fitted(builder.build())
 }
 
 /// One row per target, profile and level: the verdict, the rate, latency
@@ -152,7 +139,12 @@ fn load(results: &RunResults) -> String {
             }
         }
     }
-    let mut table = builder.build();
+    fitted(builder.build())
+}
+
+/// A table in the report's style, cut to [`REPORT_WIDTH`] by shortening its
+/// widest columns first.
+fn fitted(mut table: tabled::Table) -> String {
     table.with(Style::sharp());
     table.with(
         Width::truncate(REPORT_WIDTH)

@@ -83,18 +83,8 @@ impl Workspace {
 
     /// The single results file the runs in this workspace wrote.
     pub fn results(&self) -> Value {
-        let reports = self.root().join("reports");
-        let runs: Vec<_> = std::fs::read_dir(&reports)
-            .expect("the reports directory exists")
-            .map(|entry| entry.expect("readable entry").path())
-            .collect();
-        assert_eq!(
-            runs.len(),
-            1,
-            "expected one run under {}",
-            reports.display()
-        );
-        let text = std::fs::read_to_string(runs[0].join("results.json")).expect("results file");
+        let run = only_run(&self.root().join("reports"));
+        let text = std::fs::read_to_string(run.join("results.json")).expect("results file");
         serde_json::from_str(&text).expect("results are JSON")
     }
 }
@@ -147,6 +137,55 @@ pub async fn start_fake_api() -> String {
     let address = listener.local_addr().expect("local address");
     tokio::spawn(async move { axum::serve(listener, app).await.expect("fake api serves") });
     format!("http://{address}")
+}
+
+/// The workspace these tests belong to, where the real scenarios live.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("the workspace root")
+}
+
+/// Builds the debug reference server beside the harness binary, where the
+/// embedded target looks first, and answers its path. Quick when it is
+/// already up to date.
+pub fn build_reference_server() -> PathBuf {
+    let workspace_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let status = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "-p",
+            "reference_server",
+            "--bin",
+            "reference-server",
+        ])
+        .current_dir(workspace_root)
+        .status()
+        .expect("run cargo");
+    assert!(
+        status.success(),
+        "building the reference server failed: {status}"
+    );
+    let binary = Path::new(env!("CARGO_BIN_EXE_harness")).with_file_name("reference-server");
+    assert!(binary.is_file(), "{} was not built", binary.display());
+    binary
+}
+
+/// The one run directory a harness run wrote under `reports`.
+pub fn only_run(reports: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(reports)
+        .expect("the reports directory exists")
+        .map(|entry| entry.expect("readable entry").path())
+        .collect();
+    assert_eq!(
+        runs.len(),
+        1,
+        "expected one run under {}",
+        reports.display()
+    );
+    runs.into_iter().next().expect("one run")
 }
 
 /// The text a process wrote, for assertion messages.
