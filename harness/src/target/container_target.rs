@@ -297,10 +297,22 @@ impl Starting<'_> {
             .start_container(&container, None)
             .await
             .map_err(|error| launch(format!("cannot start the container: {error}")))?;
-        tasks.push(follow_logs(docker, &container, self.logs, "", 0));
-        let base_url = host_url(docker, &container, &port_key)
-            .await
-            .map_err(|error| launch(format!("{error:#}")))?;
+        let follower = follow_logs(docker, &container, self.logs, "", 0);
+        let base_url = match host_url(docker, &container, &port_key).await {
+            Ok(base_url) => base_url,
+            Err(error) => {
+                // A container that exits at once has lost its port mapping by
+                // the time it is inspected: say how it ended, and let its log
+                // stream (which ends with it) deliver the last lines first.
+                let exited = container_exit(docker, &container).await;
+                let _ = tokio::time::timeout(Duration::from_secs(2), follower).await;
+                return Err(match exited {
+                    Some(how) => launch(format!("the container {how} before it was healthy")),
+                    None => launch(format!("{error:#}")),
+                });
+            }
+        };
+        tasks.push(follower);
         let target = ContainerTarget {
             name: self.name.to_string(),
             docker: docker.clone(),
