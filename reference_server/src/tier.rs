@@ -1,7 +1,5 @@
 //! The service tiers and the ingest rate each one grants (SPEC section 4).
 
-use std::fmt;
-
 /// A service tier; it fixes the organisation's ingest rate limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tier {
@@ -38,11 +36,5 @@ impl Tier {
             Tier::Business => 10_000,
             Tier::Enterprise => 100_000,
         }
-    }
-}
-
-impl fmt::Display for Tier {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
     }
 }

@@ -42,7 +42,7 @@ pub async fn keys_generate(
         created_at: clock::now_millis(),
     };
     state.store.organization_create(&organization).await?;
-    tracing::debug!(organization_id = %organization.id, tier = %tier, "organization created");
+    tracing::debug!(organization_id = %organization.id, tier = tier.as_str(), "organization created");
 
     let answer = json!({
         "api_key": api_key,
