@@ -19,11 +19,6 @@ impl RetrySchedule {
         RetrySchedule { delays }
     }
 
-    /// The most attempts one event gets.
-    pub fn max_attempts(&self) -> usize {
-        self.delays.len() + 1
-    }
-
     /// The wait before the next attempt once `attempts_made` attempts have
     /// failed, or `None` when none is left. `retry_after` is the receiver's
     /// own request and is honoured when it asks for longer.
@@ -45,7 +40,6 @@ mod tests {
     #[test]
     fn delays_follow_the_schedule_then_stop() {
         let schedule = RetrySchedule::new(vec![Duration::from_secs(5), Duration::from_secs(60)]);
-        assert_eq!(schedule.max_attempts(), 3);
         for _ in 0..100 {
             let first = schedule.next_delay(1, None).unwrap();
             assert!(
