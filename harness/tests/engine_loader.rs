@@ -2,6 +2,7 @@
 //! and what to fix; good files become the checked model.
 
 use std::path::Path;
+use std::time::Duration;
 
 use harness::scenario::model::{Auth, Body, ControlAction, Generate, Level, StepAction};
 use harness::scenario::{ScenarioFilter, load_scenarios_from_str, load_spec_rules, load_suite};
@@ -73,6 +74,22 @@ fn each_mistake_is_reported_where_it_is() {
             "x.toml:9:1: `signature = true` needs `secret`",
         ),
         (
+            "\n[[scenario.steps]]\nkind = \"sink\"\nendpoint = \"Slow Lane\"\n",
+            "x.toml:9:13: endpoint \"Slow Lane\" is not a valid name; use up to 64 lowercase letters, digits and dashes",
+        ),
+        (
+            "\n[[scenario.steps]]\nkind = \"sink\"\nresponses = [{ status = 200, times = 0 }]\n",
+            "x.toml:9:30: sink `times` 0 is out of range; use 1 to 10000",
+        ),
+        (
+            "\n[[scenario.steps]]\nkind = \"sleep\"\nduration = \"1s\"\nendpoint = \"b\"\n",
+            "x.toml:10:1: field `endpoint` does not apply to a sleep step",
+        ),
+        (
+            "\n[[scenario.steps]]\nkind = \"sink\"\nresponses = [{ status = 200, delay = \"2s..1s\" }]\n",
+            "x.toml:9:39: `delay` \"2s..1s\" is not a range; write it like \"1s..2s\", the shorter first",
+        ),
+        (
             "",
             "x.toml:2:6: scenario \"s\" has no steps; add [[scenario.steps]] tables",
         ),
@@ -120,6 +137,33 @@ fn a_good_file_becomes_the_checked_model() {
         StepAction::Control(ControlAction::KillAndStart)
     ));
     assert_eq!(scenario.steps[1].name, "step 2");
+}
+
+#[test]
+fn a_sink_step_expands_times_and_reads_delay_ranges_for_its_endpoint() {
+    let text = format!(
+        "{HEAD}\n[[scenario.steps]]\nkind = \"sink\"\nendpoint = \"slow-1\"\n\
+         responses = [{{ status = 500 }}, {{ status = 200, delay = \"1s..2s\", times = 3 }}]\n"
+    );
+    let scenarios = load_scenarios_from_str(Path::new("x.toml"), &text).unwrap();
+    let StepAction::Sink {
+        endpoint,
+        responses,
+    } = &scenarios[0].steps[0].action
+    else {
+        panic!("a sink step");
+    };
+    assert_eq!(endpoint.as_deref(), Some("slow-1"));
+    let shapes: Vec<_> = responses
+        .iter()
+        .map(|r| (r.status, r.delay, r.delay_max))
+        .collect();
+    let ranged = (
+        200,
+        Some(Duration::from_secs(1)),
+        Some(Duration::from_secs(2)),
+    );
+    assert_eq!(shapes, [(500, None, None), ranged, ranged, ranged]);
 }
 
 #[test]

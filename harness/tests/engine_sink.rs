@@ -45,11 +45,13 @@ async fn sink_answers_as_scripted_then_200_and_records_every_delivery() {
         SinkResponse {
             status: 503,
             delay: None,
+            delay_max: None,
             retry_after: Some(3),
         },
         SinkResponse {
             status: 410,
             delay: Some(Duration::from_millis(300)),
+            delay_max: None,
             retry_after: None,
         },
     ];
@@ -108,5 +110,75 @@ async fn wait_for_returns_what_arrived_when_the_timeout_passes() {
         sink.url_for("s3"),
         format!("http://host.docker.internal:{port}/sink/s3")
     );
+    sink.shutdown().await;
+}
+
+#[tokio::test]
+async fn named_endpoints_keep_their_own_script_and_deliveries_and_are_forgotten_with_their_key() {
+    let sink = Sink::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    sink.script(
+        "s4/slow",
+        vec![SinkResponse {
+            status: 500,
+            delay: None,
+            delay_max: None,
+            retry_after: None,
+        }],
+    );
+    let client = reqwest::Client::new();
+    let main = sink.url_for("s4");
+    let slow = format!("{main}/slow");
+    assert_eq!(slow, sink.url_for("s4/slow"));
+
+    let answered = client.post(&slow).body("a").send().await.unwrap();
+    assert_eq!(answered.status(), 500);
+    let answered = client.post(&main).body("b").send().await.unwrap();
+    assert_eq!(answered.status(), 200, "the main endpoint has no script");
+    client
+        .post(format!("{main}-other"))
+        .body("c")
+        .send()
+        .await
+        .unwrap();
+
+    let slow_bodies: Vec<_> = sink
+        .deliveries("s4/slow")
+        .into_iter()
+        .map(|d| d.body)
+        .collect();
+    assert_eq!(slow_bodies, [b"a".as_ref()]);
+    assert_eq!(sink.deliveries("s4").len(), 1);
+
+    sink.forget("s4");
+    assert!(sink.deliveries("s4").is_empty());
+    assert!(sink.deliveries("s4/slow").is_empty());
+    assert_eq!(
+        sink.deliveries("s4-other").len(),
+        1,
+        "a key that only starts alike is another scenario's"
+    );
+    sink.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_delay_range_holds_each_answer_for_a_time_within_it() {
+    let sink = Sink::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let ranged = SinkResponse {
+        status: 200,
+        delay: Some(Duration::from_millis(100)),
+        delay_max: Some(Duration::from_millis(300)),
+        retry_after: None,
+    };
+    sink.script("s5", vec![ranged; 3]);
+    let client = reqwest::Client::new();
+    let url = sink.url_for("s5");
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let answer = client.post(&url).body("x").send().await.unwrap();
+        assert_eq!(answer.status(), 200);
+        let held = started.elapsed();
+        assert!(held >= Duration::from_millis(100), "held only {held:?}");
+        assert!(held < Duration::from_secs(5), "held {held:?}");
+    }
     sink.shutdown().await;
 }

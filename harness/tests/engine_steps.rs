@@ -271,6 +271,42 @@ async fn sink_and_webhook_steps_check_retries_signatures_and_content() {
 }
 
 #[tokio::test]
+async fn a_named_endpoint_has_its_own_script_and_its_own_deliveries() {
+    let base = start_fake(Variant::default()).await;
+    let named = WEBHOOK
+        .replace("{{ sink_url }}", "{{ sink_url }}/busy")
+        .replace(
+            "kind = \"sink\"\nresponses = [{ status = 500 }]",
+            "kind = \"sink\"\nendpoint = \"busy\"\nresponses = [{ status = 500, times = 2 }]",
+        )
+        .replace(
+            "kind = \"webhook\"\n",
+            "kind = \"webhook\"\nendpoint = \"busy\"\n",
+        )
+        .replace("min_spacing = \"50ms\"\n", "")
+        .replace(
+            "expect.json = [{ path = \"$.data.n\", equals = 7 }, ",
+            "expect.json = [",
+        );
+    let main_is_empty =
+        "\n[[scenario.steps]]\nkind = \"webhook\"\ncount = 0\ntimeout = \"200ms\"\n";
+    let outcome = play(&base, &format!("{HEAD}{named}{main_is_empty}")).await;
+    assert_eq!(outcome.verdict, Verdict::Pass, "{outcome:#?}");
+    let statuses: Vec<u16> = outcome.steps[4]
+        .exchanges
+        .iter()
+        .map(|d| d.response.as_ref().unwrap().status)
+        .collect();
+    assert_eq!(statuses, [500, 500], "both scripted copies were used");
+    assert!(
+        outcome.steps[4].exchanges[0].request.url.ends_with("/busy"),
+        "{:?}",
+        outcome.steps[4].exchanges[0].request.url
+    );
+    assert!(outcome.steps[5].exchanges.is_empty());
+}
+
+#[tokio::test]
 async fn sleep_waits_and_generated_bodies_have_exact_sizes() {
     let base = start_fake(Variant::default()).await;
     let text = "level = \"MUST\"\n[[scenario.steps]]\nkind = \"sleep\"\nduration = \"150ms\"\n\

@@ -64,6 +64,9 @@ pub(crate) struct StepTable {
     // Sink.
     pub responses: Option<Vec<SinkResponseTable>>,
 
+    // Sink, webhook.
+    pub endpoint: Option<String>,
+
     // Webhook.
     pub signature: Option<bool>,
     pub secret: Option<String>,
@@ -178,4 +181,5 @@ pub(crate) struct SinkResponseTable {
     pub status: u16,
     pub delay: Option<String>,
     pub retry_after: Option<u64>,
+    pub times: Option<u32>,
 }

@@ -89,6 +89,8 @@ pub enum StepAction {
         expect_set: ExpectSet,
     },
     Sink {
+        /// The sink endpoint scripted; `None` is the scenario's main one.
+        endpoint: Option<String>,
         responses: Vec<SinkResponse>,
     },
     Webhook(WebhookSpec),
@@ -303,13 +305,18 @@ pub enum CountRule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SinkResponse {
     pub status: u16,
+    /// How long the sink holds the answer: this long, or, with `delay_max`,
+    /// a time drawn evenly between the two for each answer.
     pub delay: Option<Duration>,
+    pub delay_max: Option<Duration>,
     pub retry_after: Option<u64>,
 }
 
 /// What a webhook step waits for and checks.
 #[derive(Debug, Clone)]
 pub struct WebhookSpec {
+    /// The sink endpoint waited on; `None` is the scenario's main one.
+    pub endpoint: Option<String>,
     /// Exactly this many deliveries must have arrived when the step judges.
     pub count: u64,
     pub timeout: Duration,

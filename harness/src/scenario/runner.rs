@@ -97,6 +97,15 @@ impl ScenarioRun<'_> {
         text
     }
 
+    /// The sink key of `endpoint`, a named endpoint under the scenario's own
+    /// (reached at `{{ sink_url }}/{endpoint}`), or of the main one.
+    pub fn sink_endpoint_key(&self, endpoint: Option<&str>) -> String {
+        match endpoint {
+            Some(endpoint) => format!("{}/{endpoint}", self.sink_key),
+            None => self.sink_key.clone(),
+        }
+    }
+
     /// The API key of the scenario's organisation `name`.
     pub fn key_of(&self, name: &str) -> Result<String, StepError> {
         self.keys.get(name).cloned().ok_or_else(|| {

@@ -1,5 +1,6 @@
 //! The webhook sink: a small HTTP server that receives a target's deliveries on
-//! `/sink/{key}` (one key per scenario), records them and answers as scripted.
+//! `/sink/{key}` (one key per scenario) and on named endpoints under it,
+//! `/sink/{key}/{endpoint}`, records them and answers as scripted.
 
 pub mod signature;
 
@@ -87,6 +88,7 @@ impl Sink {
 
         let router = Router::new()
             .route("/sink/{key}", any(receive))
+            .route("/sink/{key}/{endpoint}", any(receive_at_endpoint))
             .with_state(sink.clone());
         let server = tokio::spawn(async move {
             let shutdown = async {
@@ -166,10 +168,26 @@ impl Sink {
         }
     }
 
-    /// Forgets everything about `key`, once its scenario is over.
+    /// Forgets everything about `key` and its named endpoints, once its
+    /// scenario is over.
     pub fn forget(&self, key: &str) {
-        self.slots.lock().expect("sink slots lock").remove(key);
+        let endpoints = format!("{key}/");
+        self.slots
+            .lock()
+            .expect("sink slots lock")
+            .retain(|slot, _| slot != key && !slot.starts_with(&endpoints));
     }
+}
+
+async fn receive_at_endpoint(
+    State(sink): State<Arc<Sink>>,
+    Path((key, endpoint)): Path<(String, String)>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let key = format!("{key}/{endpoint}");
+    receive(State(sink), Path(key), method, headers, body).await
 }
 
 async fn receive(
@@ -212,7 +230,11 @@ async fn receive(
     let Some(answer) = answer else {
         return StatusCode::OK.into_response();
     };
-    if let Some(delay) = answer.delay {
+    let delay = match (answer.delay, answer.delay_max) {
+        (Some(low), Some(high)) if low < high => Some(rand::random_range(low..=high)),
+        (delay, _) => delay,
+    };
+    if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

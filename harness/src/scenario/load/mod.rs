@@ -22,6 +22,9 @@ use super::template;
 /// The capabilities a scenario may require; a target declares the ones it offers.
 pub const CAPABILITIES: &[&str] = &["restart", "webhook"];
 
+/// The most copies of one scripted sink answer that `times` may ask for.
+const MAX_SINK_TIMES: u32 = 10_000;
+
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 /// Loads every `*.toml` file under `dir` (recursively, in name order).
@@ -401,6 +404,7 @@ impl<'a> FileChecker<'a> {
             ("count", step.count.is_some()),
             ("expect_set", step.expect_set.is_some()),
             ("responses", step.responses.is_some()),
+            ("endpoint", step.endpoint.is_some()),
             ("signature", step.signature.is_some()),
             ("secret", step.secret.is_some()),
             ("same_webhook_id", step.same_webhook_id.is_some()),
@@ -510,16 +514,78 @@ impl<'a> FileChecker<'a> {
                     format!("sink status {} is not an HTTP status", table.status),
                 );
             }
-            let delay = table
-                .delay
-                .map(|text| self.duration(site, "delay", Some(text), "0s"));
-            responses.push(SinkResponse {
+            let (delay, delay_max) = match table.delay {
+                Some(text) => self.delay(site, &text),
+                None => (None, None),
+            };
+            let times = table.times.unwrap_or(1);
+            if !(1..=MAX_SINK_TIMES).contains(&times) {
+                self.problem(
+                    site,
+                    "times",
+                    format!("sink `times` {times} is out of range; use 1 to {MAX_SINK_TIMES}"),
+                );
+            }
+            let response = SinkResponse {
                 status: table.status,
                 delay,
+                delay_max,
                 retry_after: table.retry_after,
-            });
+            };
+            let times = times.min(MAX_SINK_TIMES) as usize;
+            responses.extend(std::iter::repeat_n(response, times));
         }
-        StepAction::Sink { responses }
+        let endpoint = self.endpoint(site, step);
+        StepAction::Sink {
+            endpoint,
+            responses,
+        }
+    }
+
+    /// A sink answer's `delay`: one duration, or a range `"1s..2s"` that
+    /// each answer draws its own delay from.
+    fn delay(&mut self, site: &Site, text: &str) -> (Option<Duration>, Option<Duration>) {
+        let Some((low, high)) = text.split_once("..") else {
+            return (
+                Some(self.duration(site, "delay", Some(text.to_string()), "0s")),
+                None,
+            );
+        };
+        let (low, high) = (
+            humantime::parse_duration(low.trim()),
+            humantime::parse_duration(high.trim()),
+        );
+        match (low, high) {
+            (Ok(low), Ok(high)) if low <= high => (Some(low), Some(high)),
+            _ => {
+                let message = format!(
+                    "`delay` {text:?} is not a range; write it like \"1s..2s\", the shorter first"
+                );
+                self.problem(site, text, message);
+                (None, None)
+            }
+        }
+    }
+
+    /// A named sink endpoint: one path segment of lowercase letters, digits
+    /// and dashes, so `{{ sink_url }}/{endpoint}` is a URL as written.
+    fn endpoint(&mut self, site: &Site, step: &mut StepTable) -> Option<String> {
+        let endpoint = step.endpoint.take()?;
+        let valid = !endpoint.is_empty()
+            && endpoint.len() <= 64
+            && endpoint
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            self.problem(
+                site,
+                &endpoint,
+                format!(
+                    "endpoint {endpoint:?} is not a valid name; use up to 64 lowercase letters, digits and dashes"
+                ),
+            );
+        }
+        Some(endpoint)
     }
 
     fn check_webhook(&mut self, site: &Site, step: &mut StepTable) -> Option<WebhookSpec> {
@@ -540,7 +606,9 @@ impl<'a> FileChecker<'a> {
             .min_spacing
             .take()
             .map(|text| self.duration(site, "min_spacing", Some(text), "0s"));
+        let endpoint = self.endpoint(site, step);
         Some(WebhookSpec {
+            endpoint,
             count,
             timeout,
             expect,

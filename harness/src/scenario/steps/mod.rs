@@ -36,8 +36,12 @@ pub(crate) async fn run_step(
             count,
             expect_set,
         } => batch::run_batch(run, request, *count, expect_set, true, record).await,
-        StepAction::Sink { responses } => {
-            run.ctx.sink.script(&run.sink_key, responses.clone());
+        StepAction::Sink {
+            endpoint,
+            responses,
+        } => {
+            let key = run.sink_endpoint_key(endpoint.as_deref());
+            run.ctx.sink.script(&key, responses.clone());
             Ok(())
         }
         StepAction::Webhook(spec) => webhook::run_webhook(run, spec, record).await,

@@ -19,10 +19,9 @@ pub(crate) async fn run_webhook(
     record: &mut StepRecord,
 ) -> Result<(), StepError> {
     let sink = &run.ctx.sink;
-    let deliveries = sink
-        .wait_for(&run.sink_key, spec.count as usize, spec.timeout)
-        .await;
-    let url = sink.url_for(&run.sink_key);
+    let key = run.sink_endpoint_key(spec.endpoint.as_deref());
+    let deliveries = sink.wait_for(&key, spec.count as usize, spec.timeout).await;
+    let url = sink.url_for(&key);
     record.exchanges.extend(
         deliveries
             .iter()
