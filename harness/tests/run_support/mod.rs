@@ -103,6 +103,69 @@ pub fn verdict(results: &Value, name: &str, id: &str) -> String {
         .to_string()
 }
 
+/// Checks the run in `run` as the README's main job: every report format
+/// written, target `name` passed every shipped scenario (SHOULD ones too),
+/// and the default load profile passed with its figures adding up and every
+/// accepted event stored.
+pub fn assert_main_job_passed(run: &Path, name: &str) {
+    for file in ["results.json", "report.md", "report.html", "junit.xml"] {
+        assert!(run.join(file).is_file(), "{file} missing");
+    }
+    let results: Value =
+        serde_json::from_slice(&std::fs::read(run.join("results.json")).expect("results"))
+            .expect("results are JSON");
+    let reference = target(&results, name);
+    let scenarios = reference["scenarios"].as_array().expect("scenarios");
+    let not_passed: Vec<String> = scenarios
+        .iter()
+        .filter(|outcome| outcome["verdict"] != "pass")
+        .map(|outcome| {
+            format!(
+                "{} {}: {}",
+                outcome["id"], outcome["verdict"], outcome["reason"]
+            )
+        })
+        .collect();
+    assert!(
+        not_passed.is_empty(),
+        "scenarios that did not pass:\n{}",
+        not_passed.join("\n")
+    );
+    assert_eq!(reference["verdict"], "pass", "{}", reference["status"]);
+
+    let summary = &reference["summary"];
+    let scenario_count = scenarios.len();
+    assert!(scenario_count >= 90, "only {scenario_count} scenarios");
+    assert_eq!(summary["pass_count"], scenario_count as u64, "{summary}");
+
+    let load = &reference["load"][0];
+    assert_eq!(load["profile"], "ci-smoke");
+    assert_eq!(load["verdict"], "pass", "{load}");
+    let level = &load["levels"][0];
+    let requests = level["request_count"].as_u64().expect("a count");
+    assert!(requests > 0, "{level}");
+    let answered: u64 = level["status_counts"]
+        .as_object()
+        .expect("status counts")
+        .values()
+        .map(|count| count.as_u64().expect("a count"))
+        .sum();
+    let failed: u64 = level["errors"]
+        .as_object()
+        .expect("errors")
+        .iter()
+        .filter(|(kind, _)| *kind != "unexpected_status")
+        .map(|(_, count)| count.as_u64().expect("a count"))
+        .sum();
+    assert_eq!(answered + failed, requests, "{level}");
+    let persistence = &level["persistence"];
+    assert_eq!(persistence["missing_count"], 0, "{persistence}");
+    assert_eq!(
+        persistence["accepted_count"], persistence["stored_count"],
+        "{persistence}"
+    );
+}
+
 /// The entry of target `name` in a results document.
 pub fn target<'a>(results: &'a Value, name: &str) -> &'a Value {
     let targets = results["targets"].as_array().expect("targets array");
