@@ -155,3 +155,40 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn answer(error: ApiError) -> (StatusCode, Option<HeaderValue>, Value) {
+        let response = error.into_response();
+        let status = response.status();
+        let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("read the body");
+        let body = serde_json::from_slice(&bytes).expect("a JSON body");
+        (status, retry_after, body)
+    }
+
+    // No request can break the database under a running conformance suite,
+    // so the choice between 503 and 500 for storage faults is checked here.
+    #[tokio::test]
+    async fn unreachable_storage_answers_503_with_retry_after() {
+        let (status, retry_after, body) = answer(StoreError::WriterStopped.into()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry_after, Some(HeaderValue::from(1)));
+        assert_eq!(body["code"], "unavailable");
+        assert_eq!(body["error"], "the service is unavailable; retry later");
+    }
+
+    #[tokio::test]
+    async fn other_storage_faults_answer_500_without_their_detail() {
+        let fault = StoreError::Corrupt("row 7 of \"/data/triggers.db\"".into());
+        let (status, retry_after, body) = answer(fault.into()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(retry_after, None);
+        assert_eq!(body["code"], "internal_error");
+        assert!(!body.to_string().contains("triggers.db"), "{body}");
+    }
+}
