@@ -60,11 +60,13 @@ capabilities = ["restart", "webhook"]
         .output()
         .await
         .expect("run the harness");
+    // The harness has stopped the server; the database goes before any
+    // assertion, so a failing run does not leave it behind.
+    database.drop().await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
     assert_main_job_passed(&only_run(&out.path().join("reports")), "reference-postgres");
-    database.drop().await;
 }
 
 /// A database of its own on the test server, for one run.
